@@ -1,0 +1,123 @@
+"""The one configuration schema of the classroom appliance.
+
+Every model forbids unknown keys: a typo must fail loudly at start-up, not be ignored for a term.
+Descriptions here are the configuration reference in the README (``classroom config-reference``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CURRENT_SCHEMA_VERSION = 1
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceConfig(Section):
+    """Who this box is. The id is pseudonymous and is what the county sees."""
+
+    id: str = Field(
+        "classroom-01",
+        pattern=r"^[a-z0-9][a-z0-9-]{1,62}$",
+        description="Device id used in MQTT topics and county records: lower-case letters, digits, '-'.",
+    )
+    school: str = Field("", description="School name shown on the kiosk (stays on the box).")
+    classroom: str = Field("", description="Room name shown on the kiosk, e.g. '三年级二班'.")
+    data_dir: Path = Field(
+        Path("/var/lib/classroom"), description="Where the SQLite store and recordings live."
+    )
+    timezone: str = Field("Asia/Shanghai", description="IANA time zone used for the timetable.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known IANA time zone, e.g. 'Asia/Shanghai'") from None
+        return v
+
+
+class ApiConfig(Section):
+    """The local HTTP API that serves the kiosk page, the TUI and the JSON endpoints."""
+
+    host: str = Field("127.0.0.1", description="Listen address; keep it on loopback unless a firewall guards it.")
+    port: int = Field(8765, ge=1, le=65535, description="Listen port of the API and kiosk page.")
+
+
+class LoggingConfig(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level of the daemon.")
+
+
+class SupervisorConfig(Section):
+    """How hard the daemon tries to keep a crashing component alive before it marks it failed."""
+
+    max_restarts: int = Field(5, ge=1, le=100, description="Restarts allowed within window_s before 'failed'.")
+    window_s: float = Field(60.0, gt=0, description="Window in seconds for max_restarts.")
+    backoff_initial_s: float = Field(1.0, gt=0, le=60, description="First restart delay; doubles each time.")
+    backoff_max_s: float = Field(30.0, gt=0, le=600, description="Longest delay between restarts.")
+
+
+class PanelSerialConfig(Section):
+    """An interactive panel on a real RS-232 port (Samsung MDC protocol)."""
+
+    backend: Literal["serial"]
+    port: str = Field(description="Serial device, e.g. '/dev/ttyUSB0' or '/dev/serial/by-id/...'.")
+    baudrate: Literal[9600, 19200, 38400, 57600, 115200] = Field(9600, description="Line speed set on the panel.")
+    display_id: int = Field(0, ge=0, le=254, description="MDC display id (0 for a single panel).")
+    poll_interval_s: float = Field(5.0, ge=0.2, le=300, description="How often the panel's state is read.")
+    reply_timeout_s: float = Field(1.0, ge=0.05, le=10, description="How long to wait for an ACK.")
+
+
+class PanelSimulatorConfig(Section):
+    """A simulated panel on a pseudo-terminal that speaks the same MDC bytes as the real one."""
+
+    backend: Literal["simulator"]
+    display_id: int = Field(0, ge=0, le=254, description="MDC display id the simulator answers to.")
+    poll_interval_s: float = Field(2.0, ge=0.2, le=300, description="How often the panel's state is read.")
+    reply_timeout_s: float = Field(1.0, ge=0.05, le=10, description="How long to wait for an ACK.")
+
+
+PanelConfig = Annotated[PanelSerialConfig | PanelSimulatorConfig, Field(discriminator="backend")]
+
+
+class DriversConfig(Section):
+    """One entry per device family; leave one out when the room does not have that device."""
+
+    panel: PanelConfig | None = Field(None, description="Interactive panel control over RS-232.")
+
+
+class PanelControlFeatureConfig(Section):
+    """Teacher controls for the classroom's big screen: power, input and volume from the kiosk."""
+
+    enabled: bool = Field(True, description="Show the panel tile and accept commands.")
+    max_volume: int = Field(80, ge=0, le=100, description="Highest volume the kiosk may set (protects hearing).")
+
+
+class FeaturesConfig(Section):
+    panel_control: PanelControlFeatureConfig = Field(default_factory=PanelControlFeatureConfig)
+
+
+class DebugConfig(Section):
+    allow_fault_injection: bool = Field(
+        False, description="Allow POST /api/components/NAME/fault (demo and tests only)."
+    )
+
+
+class AppConfig(Section):
+    """Root of classroom.toml."""
+
+    schema_version: int = Field(description="Version of this file's layout; old files are migrated at load.")
+    device: DeviceConfig = Field(default_factory=DeviceConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig)
+    drivers: DriversConfig = Field(default_factory=DriversConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    debug: DebugConfig = Field(default_factory=DebugConfig)

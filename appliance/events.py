@@ -1,0 +1,95 @@
+"""Typed events that flow on the bus.
+
+Features subscribe to these types and never import a driver: a driver (or its simulator) publishes
+the same events, so the code above the driver cannot tell a device from a simulator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base of every bus event; ``topic`` is how the kiosk and TUI route what they receive."""
+
+    topic: ClassVar[str] = "event"
+    ts: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["topic"] = self.topic
+        return data
+
+
+ComponentState = Literal["starting", "ok", "degraded", "failed"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComponentStateChanged(Event):
+    """The supervisor's view of one component changed (state, restart count or error)."""
+
+    topic: ClassVar[str] = "component.state"
+    name: str
+    state: ComponentState
+    restarts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogLine(Event):
+    """One formatted log record, streamed to the technician's TUI."""
+
+    topic: ClassVar[str] = "log"
+    level: str
+    logger: str
+    message: str
+
+
+PowerState = Literal["on", "off", "unknown"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PanelStatus(Event):
+    """What the classroom's interactive panel reports about itself after a poll or a command."""
+
+    topic: ClassVar[str] = "panel.status"
+    connected: bool
+    power: PowerState
+    input_source: str | None
+    volume: int | None
+    muted: bool | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PanelCommand(Event):
+    """A request to change the panel, published by the panel feature and executed by the panel driver."""
+
+    topic: ClassVar[str] = "panel.command"
+    request_id: str
+    action: Literal["power", "input", "volume", "mute"]
+    value: str | int | bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class PanelCommandResult(Event):
+    """The driver's answer to one :class:`PanelCommand` (the device's ACK/NAK, or why it failed)."""
+
+    topic: ClassVar[str] = "panel.command_result"
+    request_id: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceAlert(Event):
+    """A hardware problem a teacher should see on the status bar (device unplugged, link down...)."""
+
+    topic: ClassVar[str] = "device.alert"
+    source: str
+    severity: Literal["info", "warning", "critical"]
+    message: str
+    active: bool = True
