@@ -51,6 +51,18 @@ class LogLine(Event):
 
 PowerState = Literal["on", "off", "unknown"]
 
+# Logical input names shared by the panel feature and every panel driver (which maps them to its codes).
+PANEL_INPUTS: dict[str, str] = {
+    "hdmi1": "HDMI 1",
+    "hdmi2": "HDMI 2",
+    "hdmi3": "HDMI 3",
+    "hdmi4": "HDMI 4",
+    "dp": "DisplayPort",
+    "pc": "PC",
+    "dvi": "DVI",
+    "av": "AV",
+}
+
 
 @dataclass(frozen=True, kw_only=True)
 class PanelStatus(Event):

@@ -93,11 +93,22 @@ class DriversConfig(Section):
     panel: PanelConfig | None = Field(None, description="Interactive panel control over RS-232.")
 
 
+PanelInput = Literal["hdmi1", "hdmi2", "hdmi3", "hdmi4", "dp", "pc", "dvi", "av"]
+
+
 class PanelControlFeatureConfig(Section):
     """Teacher controls for the classroom's big screen: power, input and volume from the kiosk."""
 
     enabled: bool = Field(True, description="Show the panel tile and accept commands.")
     max_volume: int = Field(80, ge=0, le=100, description="Highest volume the kiosk may set (protects hearing).")
+    inputs: list[PanelInput] = Field(
+        default_factory=lambda: ["hdmi1", "hdmi2", "pc"],
+        min_length=1,
+        description="Inputs wired in this room, in the order the kiosk shows them.",
+    )
+    input_labels: dict[PanelInput, str] = Field(
+        default_factory=dict, description="Friendly names, e.g. { hdmi2 = '实物展台' } for the document camera."
+    )
 
 
 class FeaturesConfig(Section):

@@ -1,0 +1,111 @@
+"""Command line of the classroom appliance (console script ``classroom``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from appliance import __version__
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from appliance.config import ConfigError, load_config
+    from appliance.daemon import Daemon, install_stop_signals
+
+    loaded, error = None, None
+    try:
+        loaded = load_config(Path(args.config))
+    except ConfigError as exc:
+        error = exc
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        return await Daemon(loaded, error).run(stop)
+
+    return asyncio.run(main())
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from appliance.config import ConfigError, load_config
+
+    try:
+        loaded = load_config(Path(args.file))
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(line)
+        return 2
+    for note in loaded.notes:
+        print(f"note: {note}")
+    print(f"{args.file}: valid (schema_version {loaded.config.schema_version})")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from appliance.demo import run_demo
+
+    return asyncio.run(run_demo(args.seconds, args.http_port, Path(args.data_dir)))
+
+
+def _cmd_tui(args: argparse.Namespace) -> int:
+    from appliance.tui.app import run_tui
+
+    return run_tui(args.url, plain=args.plain)
+
+
+def _cmd_config_reference(args: argparse.Namespace) -> int:
+    from appliance.config.reference import render_reference
+
+    sys.stdout.write(render_reference())
+    return 0
+
+
+def _cmd_version(args: argparse.Namespace) -> int:
+    print(json.dumps({"version": __version__}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="classroom", description="Classroom Edge appliance daemon and tools")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the classroom daemon")
+    run.add_argument("--config", required=True, help="path of classroom.toml")
+    run.set_defaults(fn=_cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a configuration file without starting (exit 0/2)")
+    check.add_argument("file")
+    check.set_defaults(fn=_cmd_check_config)
+
+    demo = sub.add_parser("demo", help="run a whole simulated classroom, no configuration needed")
+    demo.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    demo.add_argument("--http-port", type=int, default=8765)
+    demo.add_argument("--data-dir", default="demo-data")
+    demo.set_defaults(fn=_cmd_demo)
+
+    tui = sub.add_parser("tui", help="technician terminal UI (talks to the daemon's API)")
+    tui.add_argument("--url", default="http://127.0.0.1:8765")
+    tui.add_argument("--plain", action="store_true", help="ASCII-friendly look for poor terminals")
+    tui.set_defaults(fn=_cmd_tui)
+
+    ref = sub.add_parser("config-reference", help="print the configuration reference (Markdown)")
+    ref.set_defaults(fn=_cmd_config_reference)
+
+    ver = sub.add_parser("version", help="print the version")
+    ver.set_defaults(fn=_cmd_version)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""The product's features in home-screen order, and which of them this box runs.
+
+A feature that is not set up on this box still gets its tile, marked "not configured", so a teacher
+knows the product can do it and whom to ask.
+"""
+
+from __future__ import annotations
+
+from appliance.config.schema import AppConfig
+from appliance.features.base import Feature, FeatureInfo
+from appliance.features.panel_control import PanelControl
+
+CATALOG: list[FeatureInfo] = [
+    FeatureInfo("dual_teacher", "双师课堂", "Dual-teacher classroom", "🎥"),
+    FeatureInfo("english_speaking", "英语听说", "English speaking practice", "🗣️"),
+    FeatureInfo("homework", "点阵笔作业", "Pen homework & exams", "✍️"),
+    FeatureInfo("smart_pe", "智慧体育", "Smart PE", "❤️"),
+    FeatureInfo("fitness", "体测计数", "Fitness test counting", "🏃"),
+    PanelControl.info,
+]
+
+
+def build_features(config: AppConfig) -> list[Feature]:
+    features: list[Feature] = []
+    if config.features.panel_control.enabled:
+        features.append(PanelControl(config.features.panel_control, panel_present=config.drivers.panel is not None))
+    return features

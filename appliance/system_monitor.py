@@ -1,0 +1,63 @@
+"""Watches the box itself: disk space for the store, and event-loop lag.
+
+A full disk is the classic silent killer of edge boxes (recordings fill it, then SQLite cannot commit);
+the technician should see it on the kiosk's status bar days before it bites.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+
+from appliance.component import Component, ComponentContext, SelfTestResult
+from appliance.events import DeviceAlert
+
+WARN_FREE_FRACTION = 0.10
+CRITICAL_FREE_BYTES = 200 * 1024 * 1024
+
+
+class SystemMonitor(Component):
+    name = "system"
+    kind = "service"
+    heartbeat_timeout_s = 30.0
+
+    def __init__(self, data_dir: Path, interval_s: float = 2.0) -> None:
+        self.data_dir = data_dir
+        self.interval_s = interval_s
+        self.max_lag_s = 0.0
+
+    def _disk(self) -> tuple[int, int]:
+        usage = shutil.disk_usage(self.data_dir)
+        return usage.free, usage.total
+
+    async def run(self, ctx: ComponentContext) -> None:
+        alerted = False
+        while True:
+            free, total = await ctx.run_blocking(self._disk)
+            problem = None
+            if free < CRITICAL_FREE_BYTES:
+                problem = f"disk almost full: {free // 2**20} MB free on {self.data_dir}"
+            elif free / total < WARN_FREE_FRACTION:
+                problem = f"disk low: {100 * free / total:.0f}% free on {self.data_dir}"
+            if problem and not alerted:
+                ctx.bus.publish(DeviceAlert(source="disk", severity="warning", message=problem))
+                ctx.degraded(problem)
+                alerted = True
+            elif not problem and alerted:
+                ctx.bus.publish(DeviceAlert(source="disk", severity="info", message="disk space ok", active=False))
+                ctx.ok()
+                alerted = False
+            ctx.heartbeat()
+            before = time.monotonic()
+            await asyncio.sleep(self.interval_s)
+            self.max_lag_s = max(self.max_lag_s, time.monotonic() - before - self.interval_s)
+
+    async def self_test(self) -> SelfTestResult:
+        free, total = self._disk()
+        return SelfTestResult(
+            ok=free >= CRITICAL_FREE_BYTES,
+            detail=f"{free // 2**20} MB free of {total // 2**20} MB; worst event-loop lag {self.max_lag_s * 1000:.0f} ms",
+            data={"free_bytes": free, "total_bytes": total, "max_loop_lag_s": self.max_lag_s},
+        )

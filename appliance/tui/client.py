@@ -1,0 +1,252 @@
+"""A small typed async client for the daemon's local HTTP API (docs/api.md).
+
+The technician TUI talks to the daemon only through this module. Every call has a timeout, and every
+failure is raised as :class:`DaemonError` with one sentence a technician can act on, e.g.
+``daemon not reachable at http://127.0.0.1:8765: connection refused``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import socket
+from collections.abc import AsyncIterator
+from typing import Any, Literal, TypedDict, cast
+
+import aiohttp
+
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+ComponentStateName = Literal["starting", "ok", "degraded", "failed"]
+OverallStatus = Literal["ok", "degraded", "failed", "safe_mode"]
+
+
+class ComponentInfo(TypedDict):
+    state: str
+    kind: str
+    restarts: int
+    last_error: str | None
+
+
+class Health(TypedDict):
+    status: str
+    components: dict[str, ComponentInfo]
+    boot_id: str
+    version: str
+    config_errors: list[str]
+
+
+class ConfigRow(TypedDict):
+    key: str
+    value: Any
+    source: str
+
+
+class ConfigInfo(TypedDict):
+    path: str | None
+    notes: list[str]
+    rows: list[ConfigRow]
+    errors: list[str]
+
+
+class LogLine(TypedDict):
+    ts: float
+    level: str
+    logger: str
+    message: str
+
+
+class SelfTest(TypedDict):
+    ok: bool
+    detail: str
+    data: dict[str, Any]
+
+
+class DaemonError(Exception):
+    """Any failure talking to the daemon; ``str(exc)`` is one clear sentence."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class DaemonUnreachable(DaemonError):
+    """The daemon could not be contacted at all (refused, no route, timed out)."""
+
+
+def _describe_os_error(exc: BaseException) -> str:
+    """Turn a connection error into a short reason ("connection refused", "timed out", ...)."""
+    os_error = getattr(exc, "os_error", None)
+    code = getattr(os_error, "errno", None) if os_error is not None else getattr(exc, "errno", None)
+    if code == errno.ECONNREFUSED:
+        return "connection refused"
+    if code in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "no route to host"
+    if isinstance(os_error, socket.gaierror) or isinstance(exc, socket.gaierror):
+        return "host name could not be resolved"
+    text = str(os_error or exc).strip()
+    if "refused" in text.lower():
+        return "connection refused"
+    return text or type(exc).__name__
+
+
+class DaemonClient:
+    """Typed wrapper around the daemon API. Create and use it inside a running event loop."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = 5.0,
+                 selftest_timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.selftest_timeout = selftest_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout, connect=min(self.timeout, 3.0)),
+                headers={"Accept": "application/json"},
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def __aenter__(self) -> DaemonClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # ---------------------------------------------------------------- plumbing
+    def _unreachable(self, exc: BaseException) -> DaemonUnreachable:
+        return DaemonUnreachable(f"daemon not reachable at {self.base_url}: {_describe_os_error(exc)}")
+
+    async def _request(self, method: str, path: str, *, timeout: float | None = None,
+                       params: dict[str, str] | None = None, body: Any = None) -> Any:
+        url = self.base_url + path
+        limit = timeout if timeout is not None else self.timeout
+        try:
+            async with self._get_session().request(
+                method, url, params=params, json=body,
+                timeout=aiohttp.ClientTimeout(total=limit, connect=min(limit, 3.0)),
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            raise DaemonUnreachable(
+                f"daemon at {self.base_url} did not answer {method} {path} within {limit:g} s") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise self._unreachable(exc) from exc
+        except aiohttp.ServerDisconnectedError as exc:
+            raise DaemonUnreachable(f"daemon at {self.base_url} closed the connection during {path}") from exc
+        except aiohttp.ClientError as exc:
+            raise DaemonUnreachable(f"daemon not reachable at {self.base_url}: {exc or type(exc).__name__}") \
+                from exc
+        except OSError as exc:
+            raise self._unreachable(exc) from exc
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = None
+        if status >= 400:
+            message = data.get("error") if isinstance(data, dict) else None
+            if not message:
+                message = f"{method} {path} failed with HTTP {status}"
+            raise DaemonError(str(message), status=status)
+        if data is None:
+            raise DaemonError(f"daemon at {self.base_url} sent a non-JSON answer to {method} {path}",
+                              status=status)
+        return data
+
+    @staticmethod
+    def _expect_dict(data: Any, what: str) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise DaemonError(f"unexpected answer from {what}: expected a JSON object")
+        return data
+
+    # ---------------------------------------------------------------- endpoints
+    async def health(self) -> Health:
+        data = self._expect_dict(await self._request("GET", "/api/health"), "GET /api/health")
+        data.setdefault("components", {})
+        data.setdefault("config_errors", [])
+        data.setdefault("boot_id", "")
+        data.setdefault("version", "")
+        data.setdefault("status", "unknown")
+        return cast(Health, data)
+
+    async def config(self) -> ConfigInfo:
+        data = self._expect_dict(await self._request("GET", "/api/config"), "GET /api/config")
+        data.setdefault("path", None)
+        data.setdefault("notes", [])
+        data.setdefault("rows", [])
+        data.setdefault("errors", [])
+        return cast(ConfigInfo, data)
+
+    async def logs(self, n: int = 200) -> list[LogLine]:
+        data = self._expect_dict(await self._request("GET", "/api/logs", params={"n": str(n)}),
+                                 "GET /api/logs")
+        lines = data.get("lines", [])
+        return cast(list[LogLine], lines if isinstance(lines, list) else [])
+
+    async def selftest(self, name: str) -> SelfTest:
+        path = f"/api/components/{_quote(name)}/selftest"
+        data = self._expect_dict(await self._request("POST", path, timeout=self.selftest_timeout), path)
+        data.setdefault("data", {})
+        data.setdefault("detail", "")
+        data["ok"] = bool(data.get("ok"))
+        return cast(SelfTest, data)
+
+    async def restart(self, name: str) -> dict[str, Any]:
+        path = f"/api/components/{_quote(name)}/restart"
+        return self._expect_dict(await self._request("POST", path, timeout=max(self.timeout, 15.0)), path)
+
+    async def events(self, *, connect_timeout: float | None = None,
+                     heartbeat: float = 15.0) -> AsyncIterator[dict[str, Any]]:
+        """Yield live events from ``WS /api/events`` (the first is ``hello``) until the socket closes.
+
+        Raises :class:`DaemonUnreachable` when the connection cannot be made or drops with an error;
+        returns normally when the daemon closes the socket cleanly. The caller reconnects.
+        """
+        limit = connect_timeout if connect_timeout is not None else self.timeout
+        url = self.base_url + "/api/events"
+        try:
+            ws = await self._get_session().ws_connect(
+                url, heartbeat=heartbeat, timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=limit),
+            )
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            raise DaemonUnreachable(f"daemon at {self.base_url} did not accept the event socket "
+                                    f"within {limit:g} s") from exc
+        except aiohttp.WSServerHandshakeError as exc:
+            raise DaemonError(f"event socket refused by {self.base_url}: HTTP {exc.status}",
+                              status=exc.status) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise self._unreachable(exc) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise self._unreachable(exc) from exc
+        try:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    try:
+                        event = json.loads(msg.data)
+                    except ValueError:
+                        continue
+                    if isinstance(event, dict) and "topic" in event:
+                        yield event
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    raise DaemonUnreachable(f"event socket to {self.base_url} failed: {ws.exception()}")
+                elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
+                                  aiohttp.WSMsgType.CLOSED):
+                    break
+        finally:
+            await ws.close()
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
