@@ -47,7 +47,9 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from appliance.demo import run_demo
 
-    return asyncio.run(run_demo(args.seconds, args.http_port, Path(args.data_dir)))
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(run_demo(args.seconds, args.http_port, data_dir))
 
 
 def _cmd_tui(args: argparse.Namespace) -> int:

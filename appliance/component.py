@@ -44,6 +44,8 @@ class Component(ABC):
     name: str = "component"
     kind: ComponentKind = "service"
     heartbeat_timeout_s: float = 30.0
+    # Features are usable once running; a driver is "ok" only after its device has answered (it calls ctx.ok()).
+    ready_on_heartbeat: bool = True
 
     @abstractmethod
     async def run(self, ctx: ComponentContext) -> None:
@@ -64,6 +66,7 @@ class ComponentContext:
         store: Store | None,
         executor: Executor | None,
         on_state: Callable[[ComponentState, str | None], None],
+        ready_on_heartbeat: bool = True,
     ) -> None:
         self.name = name
         self.bus = bus
@@ -74,14 +77,15 @@ class ComponentContext:
         self.last_heartbeat = time.monotonic()
         self.state: ComponentState = "starting"
         self.fault_pending = False
+        self.ready_on_heartbeat = ready_on_heartbeat
 
     def heartbeat(self) -> None:
-        """Prove liveness; the first one marks a starting component ok."""
+        """Prove liveness; the first one marks a starting component ok unless it reports readiness itself."""
         if self.fault_pending:
             self.fault_pending = False
             raise InjectedFault("fault injected on request")
         self.last_heartbeat = time.monotonic()
-        if self.state == "starting":
+        if self.state == "starting" and self.ready_on_heartbeat:
             self.set_state("ok")
 
     def set_state(self, state: ComponentState, reason: str | None = None) -> None:

@@ -23,6 +23,7 @@ from appliance.bus import Bus
 from appliance.component import Component, ComponentContext
 from appliance.config import ConfigError, LoadedConfig
 from appliance.config.schema import AppConfig
+from appliance.features.base import Feature
 from appliance.features.catalog import CATALOG, build_features
 from appliance.logs import LogBuffer, setup_logging
 from appliance.store import Store
@@ -60,9 +61,11 @@ def build_drivers(config: AppConfig) -> list[Component]:
 
 def salvage_api_address(raw: dict[str, Any]) -> tuple[str, int]:
     """In safe mode, still honour a valid [api] section so the kiosk finds the daemon where it expects."""
-    api = raw.get("api") if isinstance(raw.get("api"), dict) else {}
-    host = api.get("host") if isinstance(api.get("host"), str) else DEFAULT_HOST
-    port = api.get("port")
+    api = raw.get("api")
+    api = api if isinstance(api, dict) else {}
+    host, port = api.get("host"), api.get("port")
+    if not isinstance(host, str):
+        host = DEFAULT_HOST
     if not (isinstance(port, int) and 0 < port < 65536):
         port = DEFAULT_PORT
     return host, port
@@ -104,17 +107,17 @@ class Daemon:
                 "writable by the daemon's user, and the disk is not full"
             )
             return None
-        store.call(lambda db: db["boots"].insert({"boot_id": self.boot_id, "started_at": time.time(), "version": __version__}))
+        store.call(lambda db: db.table("boots").insert({"boot_id": self.boot_id, "started_at": time.time(), "version": __version__}))
         return store
 
     async def run(self, stop: asyncio.Event) -> int:
         loop = asyncio.get_running_loop()
         self.log_buffer.attach(loop, self.bus)
-        features = {}
+        features: dict[str, Feature] = {}
+        if self.loaded is not None and not self.config_errors:
+            self.store = self._open_store(self.loaded.config)
         if self.loaded is not None and not self.config_errors:
             config = self.loaded.config
-            self.store = self._open_store(config)
-        if self.loaded is not None and not self.config_errors:
             s = config.supervisor
             policy = RestartPolicy(
                 max_restarts=s.max_restarts, window_s=s.window_s,

@@ -74,8 +74,7 @@ def demo_config(data_dir: Path, port: int) -> dict[str, Any]:
 async def run_demo(
     seconds: float | None, port: int, data_dir: Path, out: Callable[[str], None] = print
 ) -> int:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    loaded = load_raw(demo_config(data_dir.resolve(), port), source="built-in demo")
+    loaded = load_raw(demo_config(data_dir, port), source="built-in demo")
     daemon = Daemon(loaded)
     stop = asyncio.Event()
     install_stop_signals(stop)

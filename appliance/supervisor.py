@@ -80,7 +80,8 @@ class Supervisor:
             raise ValueError(f"two components are named {component.name!r}")
         name = component.name
         ctx = ComponentContext(
-            name, self.bus, self.store, self.executor, lambda s, r: self._state_changed(name, s, r)
+            name, self.bus, self.store, self.executor, lambda s, r: self._state_changed(name, s, r),
+            ready_on_heartbeat=component.ready_on_heartbeat,
         )
         self._slots[name] = _Slot(component, ctx)
 

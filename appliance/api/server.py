@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import importlib.resources
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -59,8 +60,25 @@ def static_dir() -> Path:
     return Path(str(importlib.resources.files("kiosk_ui") / "static"))
 
 
+@web.middleware
+async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every /api/ error is JSON with one clear sentence, as docs/api.md promises; nothing leaks a traceback."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/") or exc.content_type == "application/json" or exc.status < 400:
+            raise
+        message = f"{request.method} {request.path}: {exc.reason.lower()}"
+        if exc.status == 404:
+            message += " (feature not configured, or no such endpoint)"
+        return web.json_response({"error": message}, status=exc.status)
+    except Exception:
+        log.exception("API handler for %s %s crashed", request.method, request.path)
+        return web.json_response({"error": "internal error; see the daemon log"}, status=500)
+
+
 def create_app(ctx: ApiContext) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[json_errors])
     app[CTX] = ctx
     r = app.router
     r.add_get("/", _index)
@@ -205,9 +223,7 @@ def _component_or_404(request: web.Request) -> tuple[Supervisor, str]:
     ctx = request.app[CTX]
     name = request.match_info["name"]
     if ctx.supervisor is None or name not in ctx.supervisor.components():
-        raise web.HTTPNotFound(
-            text=f'{{"error": "no component named {name}"}}', content_type="application/json"
-        )
+        raise web.HTTPNotFound(text=json.dumps({"error": f"no component named {name}"}), content_type="application/json")
     return ctx.supervisor, name
 
 

@@ -96,13 +96,16 @@ class DriversConfig(Section):
 PanelInput = Literal["hdmi1", "hdmi2", "hdmi3", "hdmi4", "dp", "pc", "dvi", "av"]
 
 
+DEFAULT_INPUTS: tuple[PanelInput, ...] = ("hdmi1", "hdmi2", "pc")
+
+
 class PanelControlFeatureConfig(Section):
     """Teacher controls for the classroom's big screen: power, input and volume from the kiosk."""
 
     enabled: bool = Field(True, description="Show the panel tile and accept commands.")
     max_volume: int = Field(80, ge=0, le=100, description="Highest volume the kiosk may set (protects hearing).")
     inputs: list[PanelInput] = Field(
-        default_factory=lambda: ["hdmi1", "hdmi2", "pc"],
+        default_factory=lambda: list(DEFAULT_INPUTS),
         min_length=1,
         description="Inputs wired in this room, in the order the kiosk shows them.",
     )

@@ -35,21 +35,18 @@ class PanelControl(Feature):
     def __init__(self, config: PanelControlFeatureConfig, panel_present: bool = True) -> None:
         self.config = config
         self.panel_present = panel_present
-        self.status: PanelStatus | None = None
         self._ctx: ComponentContext | None = None
+
+    @property
+    def status(self) -> PanelStatus | None:
+        """The bus keeps the latest status synchronously, so a GET right after a command is never stale."""
+        return self._ctx.bus.last(PanelStatus) if self._ctx else None
 
     async def run(self, ctx: ComponentContext) -> None:
         self._ctx = ctx
-        self.status = ctx.bus.last(PanelStatus)
-        with ctx.bus.subscribe(PanelStatus, name="panel_control") as sub:
+        while True:
             ctx.heartbeat()
-            while True:
-                try:
-                    event = await asyncio.wait_for(sub.get(), timeout=5.0)
-                    self.status = event
-                except TimeoutError:
-                    pass
-                ctx.heartbeat()
+            await asyncio.sleep(2.0)
 
     def tile_detail(self) -> tuple[TileState, str | None]:
         if not self.panel_present:
@@ -95,7 +92,7 @@ class PanelControl(Feature):
                     break
         if ctx.store is not None:
             detail = f"{action}={checked} ok={result.ok}" + (f" error={result.error}" if result.error else "")
-            await ctx.store.run(lambda db: db["audit_log"].insert(
+            await ctx.store.run(lambda db: db.table("audit_log").insert(
                 {"ts": time.time(), "actor": actor, "action": "panel." + action, "detail": detail}
             ))
         if not result.ok:
