@@ -145,7 +145,7 @@ class Store:
         return await loop.run_in_executor(self._executor, self.call, fn)
 
     def audit(self, actor: str, action: str, detail: str = "") -> None:
-        self.call(lambda db: db["audit_log"].insert({"ts": time.time(), "actor": actor, "action": action, "detail": detail}))
+        self.call(lambda db: db.table("audit_log").insert({"ts": time.time(), "actor": actor, "action": action, "detail": detail}))
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -59,7 +59,7 @@ class DemoProcess:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = data_dir / "demo.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "appliance.cli", "demo", "--seconds", str(seconds),
