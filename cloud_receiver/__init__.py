@@ -1,0 +1,1 @@
+"""The county receiver (classroom-cloud): stores classroom results exactly once and aggregates them."""

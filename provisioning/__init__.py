@@ -1,0 +1,1 @@
+"""Enrolment of new classroom boxes: device identity, certificates and first configuration."""

@@ -1,0 +1,1 @@
+"""Durable outbox and MQTT link that carry results (never raw media) to the county receiver."""
