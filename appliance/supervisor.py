@@ -183,7 +183,7 @@ class Supervisor:
         slot.consecutive = 0
         if slot.runner is not None and not slot.runner.done():
             slot.runner.cancel()
-        slot.last_error = "restarted by technician"
+        # Not counted in ``restarts`` and not an error: the log has the technician's action.
         self._start_runner(slot)
 
     async def self_test(self, name: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import aiohttp
 from appliance.config import load_raw
 from appliance.daemon import Daemon
 from appliance.demo import demo_config
+
 from conftest import free_port
 
 
@@ -90,6 +91,7 @@ async def test_panel_validation_and_audit(tmp_path: Path) -> None:
                 assert rows["drivers.panel.backend"] == {"key": "drivers.panel.backend", "value": "simulator",
                                                          "source": "test"}
                 assert rows["logging.level"]["source"] == "default"
+                assert rows["features.panel_control.inputs"]["value"] == ["hdmi1", "hdmi2", "pc"]
             async with http.get(url + "/api/logs?n=5") as r:
                 assert len((await r.json())["lines"]) == 5
         assert daemon.store is not None

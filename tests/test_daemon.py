@@ -84,7 +84,7 @@ def test_bad_config_starts_safe_mode_with_api(tmp_path: Path) -> None:
         assert tiles and all(t["state"] == "unavailable" for t in tiles)
         status = get_json(f"http://127.0.0.1:{port}/api/status")
         assert status["safe_mode"] is True and status["config_errors"] == errors
-        code, body = post_json(f"http://127.0.0.1:{port}/api/panel/power", {"on": True})
+        code, _body = post_json(f"http://127.0.0.1:{port}/api/panel/power", {"on": True})
         assert code == 404  # nothing but the API runs in safe mode
     finally:
         out = _stop(proc)

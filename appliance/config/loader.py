@@ -273,8 +273,15 @@ def effective(loaded: LoadedConfig) -> list[dict[str, Any]]:
     """Rows of (key, value, source) for the TUI's configuration view."""
     rows = []
     for key_path, value in _leaves(loaded.config).items():
-        rows.append(
-            {"key": key_path, "value": value if isinstance(value, int | float | bool | type(None)) else str(value),
-             "source": loaded.sources.get(key_path, "default")}
-        )
+        rows.append({"key": key_path, "value": _jsonable(value), "source": loaded.sources.get(key_path, "default")})
     return rows
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool | type(None)):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)

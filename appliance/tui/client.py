@@ -7,7 +7,6 @@ failure is raised as :class:`DaemonError` with one sentence a technician can act
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import json
 import socket
@@ -126,10 +125,10 @@ class DaemonClient:
     def _unreachable(self, exc: BaseException) -> DaemonUnreachable:
         return DaemonUnreachable(f"daemon not reachable at {self.base_url}: {_describe_os_error(exc)}")
 
-    async def _request(self, method: str, path: str, *, timeout: float | None = None,
+    async def _request(self, method: str, path: str, *, limit_s: float | None = None,
                        params: dict[str, str] | None = None, body: Any = None) -> Any:
         url = self.base_url + path
-        limit = timeout if timeout is not None else self.timeout
+        limit = limit_s if limit_s is not None else self.timeout
         try:
             async with self._get_session().request(
                 method, url, params=params, json=body,
@@ -137,7 +136,7 @@ class DaemonClient:
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             raise DaemonUnreachable(
                 f"daemon at {self.base_url} did not answer {method} {path} within {limit:g} s") from exc
         except aiohttp.ClientConnectorError as exc:
@@ -195,7 +194,7 @@ class DaemonClient:
 
     async def selftest(self, name: str) -> SelfTest:
         path = f"/api/components/{_quote(name)}/selftest"
-        data = self._expect_dict(await self._request("POST", path, timeout=self.selftest_timeout), path)
+        data = self._expect_dict(await self._request("POST", path, limit_s=self.selftest_timeout), path)
         data.setdefault("data", {})
         data.setdefault("detail", "")
         data["ok"] = bool(data.get("ok"))
@@ -203,7 +202,7 @@ class DaemonClient:
 
     async def restart(self, name: str) -> dict[str, Any]:
         path = f"/api/components/{_quote(name)}/restart"
-        return self._expect_dict(await self._request("POST", path, timeout=max(self.timeout, 15.0)), path)
+        return self._expect_dict(await self._request("POST", path, limit_s=max(self.timeout, 15.0)), path)
 
     async def events(self, *, connect_timeout: float | None = None,
                      heartbeat: float = 15.0) -> AsyncIterator[dict[str, Any]]:
@@ -218,7 +217,7 @@ class DaemonClient:
             ws = await self._get_session().ws_connect(
                 url, heartbeat=heartbeat, timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=limit),
             )
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             raise DaemonUnreachable(f"daemon at {self.base_url} did not accept the event socket "
                                     f"within {limit:g} s") from exc
         except aiohttp.WSServerHandshakeError as exc:

@@ -1,0 +1,965 @@
+"""The technicians' console: ``classroom tui [--url URL] [--plain]``.
+
+A Textual app that talks to the daemon only through its local HTTP API (docs/api.md), via
+:mod:`appliance.tui.client`. It never imports daemon internals (an import-linter contract checks this).
+
+Tabs: 1 Components, 2 Log, 3 Configuration, 4 Self-test. All network I/O runs in async workers; when the
+daemon is unreachable a banner says so and the app keeps retrying (health every 2 s, the event socket with
+backoff), so it survives daemon restarts.
+
+``plain`` mode (``run_tui(url, plain=True)``, ``CLASSROOM_TUI_PLAIN=1`` or ``TERM=linux``) replaces
+box-drawing and block glyphs with ASCII and uses the terminal's own 16 ANSI colours, for Linux consoles and
+SSH terminals that draw line graphics badly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+import unicodedata
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from rich.segment import Segment
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.color import Color
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.filter import LineFilter
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, RichLog, Static, TabbedContent, TabPane
+from textual.widgets.data_table import RowKey
+
+from appliance.tui.client import (
+    DEFAULT_URL,
+    ComponentInfo,
+    ConfigInfo,
+    DaemonClient,
+    DaemonError,
+    Health,
+    LogLine,
+    SelfTest,
+)
+
+__all__ = ["DEFAULT_URL", "TechnicianApp", "plain_from_env", "run_tui"]
+
+HEALTH_INTERVAL_S = 2.0
+WS_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0)
+MAX_LOG_LINES = 5000
+
+TABS = ("components", "log", "config", "selftest")
+
+STATE_STYLES: Mapping[str, str] = {
+    "ok": "bold green",
+    "starting": "bold cyan",
+    "degraded": "bold yellow",
+    "failed": "bold white on red",
+    "safe_mode": "bold white on red",
+    "unknown": "bold magenta",
+}
+LEVEL_STYLES: Mapping[str, str] = {
+    "DEBUG": "dim",
+    "INFO": "green",
+    "WARNING": "yellow",
+    "ERROR": "bold red",
+    "CRITICAL": "bold white on red",
+}
+# The log filter cycles through these minimum levels (None = everything).
+LEVEL_FILTERS: tuple[str | None, ...] = (None, "INFO", "WARNING", "ERROR")
+
+
+def plain_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment asks for the ASCII-friendly look (CLASSROOM_TUI_PLAIN=1, or TERM=linux)."""
+    env = os.environ if environ is None else environ
+    flag = env.get("CLASSROOM_TUI_PLAIN", "").strip().lower()
+    if flag in ("1", "true", "yes", "on"):
+        return True
+    if flag in ("0", "false", "no", "off"):
+        return False
+    return env.get("TERM", "") == "linux"
+
+
+def _level_no(level: str) -> int:
+    value = logging.getLevelName(level.upper())
+    return value if isinstance(value, int) else logging.INFO
+
+
+def _clock(ts: float | None = None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts if ts is not None else time.time()))
+
+
+def _fmt_value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _state_text(state: str) -> Text:
+    return Text(state, style=STATE_STYLES.get(state, "bold magenta"))
+
+
+def _source_text(source: str) -> Text:
+    if source == "default":
+        style = "dim"
+    elif source.startswith("file:"):
+        style = "green"
+    elif source.startswith("env:"):
+        style = "bold yellow"
+    else:
+        style = "cyan"
+    return Text(source, style=style)
+
+
+# --------------------------------------------------------------------------- plain / ASCII mode
+def _ascii_for(char: str) -> str | None:
+    """An ASCII stand-in of the same width for a line-drawing or block glyph, or None to keep it."""
+    code = ord(char)
+    name = unicodedata.name(char, "")
+    if 0x2500 <= code <= 0x257F:  # box drawing
+        if "DIAGONAL CROSS" in name:
+            return "X"
+        if "DIAGONAL UPPER RIGHT" in name:
+            return "/"
+        if "DIAGONAL UPPER LEFT" in name:
+            return "\\"
+        horizontal = "HORIZONTAL" in name or "LEFT" in name or "RIGHT" in name
+        vertical = "VERTICAL" in name or " UP" in name or "DOWN" in name
+        if "ARC" in name or (horizontal and vertical):
+            return "+"
+        if horizontal:
+            return "-"
+        if vertical:
+            return "|"
+        return "+"
+    if 0x2580 <= code <= 0x259F:  # block elements
+        if char in "█▓":
+            return "#"
+        if char == "▒":
+            return ":"
+        if char == "░":
+            return "."
+        return " "
+    return _EXTRA_ASCII.get(char)
+
+
+_EXTRA_ASCII = {
+    "…": ".", "•": "*", "●": "*", "○": "o", "⭘": "o", "◼": "#", "■": "#", "□": "#", "▪": "*",
+    "↑": "^", "↓": "v", "←": "<", "→": ">", "⏎": "<", "⌫": "<", "▶": ">", "◀": "<", "▲": "^", "▼": "v",
+    "✓": "v", "✔": "v", "✗": "x", "✘": "x", "—": "-", "–": "-", "·": ".", "×": "x",
+    "🔎": "> ",  # two cells wide, like the emoji (the command palette's search icon)
+}
+
+
+def _build_ascii_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for code in [*range(0x2500, 0x25A0), *(ord(c) for c in _EXTRA_ASCII)]:
+        replacement = _ascii_for(chr(code))
+        if replacement is not None:
+            table[code] = replacement
+    return table
+
+
+class AsciiFilter(LineFilter):
+    """Replace line-drawing, block and arrow glyphs with same-width ASCII after rendering."""
+
+    TABLE: ClassVar[dict[int, str]] = _build_ascii_table()
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        table = self.TABLE
+        out: list[Segment] = []
+        for text, style, control in segments:
+            if control or text.isascii():
+                out.append(Segment(text, style, control))
+            else:
+                out.append(Segment(text.translate(table), style, control))
+        return out
+
+
+_KEY_WORDS = {"↑": "up", "↓": "down", "←": "left", "→": "right", "⏎": "enter", "⌫": "bksp"}
+
+
+APP_CSS = """
+Screen {
+    layout: vertical;
+}
+#banner {
+    background: $error;
+    color: $text;
+    text-style: bold;
+    padding: 0 1;
+    height: auto;
+}
+#status {
+    background: $panel;
+    padding: 0 1;
+    height: auto;
+}
+#safe-mode {
+    background: $error 60%;
+    color: $text;
+    border: heavy $error;
+    padding: 0 1;
+    height: auto;
+    max-height: 12;
+}
+#tabs {
+    height: 1fr;
+}
+TabPane {
+    padding: 0;
+}
+#components-table, #config-table {
+    height: 1fr;
+}
+#log-filter {
+    height: 1;
+    padding: 0 1;
+}
+#log-view {
+    height: 1fr;
+    border: round $primary 50%;
+}
+#config-header {
+    height: auto;
+    padding: 0 1;
+}
+#config-errors {
+    height: auto;
+    max-height: 10;
+    padding: 0 1;
+    border: round $error;
+}
+#selftest-body {
+    height: 1fr;
+}
+#selftest-table {
+    width: 2fr;
+    min-width: 40;
+    height: 1fr;
+}
+#selftest-side {
+    width: 3fr;
+    height: 1fr;
+    border: round $primary 50%;
+    padding: 0 1;
+}
+#selftest-result {
+    height: auto;
+}
+ConfirmScreen {
+    align: center middle;
+}
+#confirm-dialog {
+    width: 64;
+    height: auto;
+    padding: 1 2;
+    border: thick $error;
+    background: $surface;
+}
+#confirm-hint {
+    color: $text-muted;
+    margin-top: 1;
+}
+#confirm-buttons {
+    height: auto;
+    margin-top: 1;
+}
+#confirm-buttons Button {
+    margin-right: 2;
+}
+
+/* Plain mode: ASCII borders; the AsciiFilter also maps any remaining line-drawing glyphs. */
+App.-plain #safe-mode, App.-plain #config-errors, App.-plain #log-view, App.-plain #selftest-side,
+App.-plain #confirm-dialog {
+    border: ascii $primary;
+}
+App.-plain #safe-mode, App.-plain #config-errors, App.-plain #confirm-dialog {
+    border: ascii $error;
+}
+App.-plain Tabs {
+    height: 1;
+}
+App.-plain Tabs Underline {
+    display: none;
+}
+App.-plain Tabs .-active {
+    text-style: bold reverse;
+}
+"""
+
+
+# --------------------------------------------------------------------------- screens
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; y / Enter confirm, n / Escape cancel."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+        Binding("escape", "answer(False)", "Cancel", show=False),
+    ]
+
+    def __init__(self, question: str, yes_label: str = "Yes", *, compact: bool = False) -> None:
+        super().__init__()
+        self.question = question
+        self.yes_label = yes_label
+        self.compact = compact
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog"):
+            yield Static(self.question, id="confirm-question")
+            yield Static("y = yes, n / Esc = no", id="confirm-hint")
+            with Horizontal(id="confirm-buttons"):
+                yield Button(f"{self.yes_label} (y)", id="confirm-yes", variant="error", compact=self.compact)
+                yield Button("Cancel (n)", id="confirm-no", variant="primary", compact=self.compact)
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+
+# --------------------------------------------------------------------------- the app
+class TechnicianApp(App[int]):
+    """Technician console for one classroom box."""
+
+    TITLE = "Classroom Edge - technician console"
+    # Inline (not a .tcss file) so that it ships with the wheel without package-data entries.
+    CSS = APP_CSS
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "show_tab('components')", "Components"),
+        Binding("2", "show_tab('log')", "Log"),
+        Binding("3", "show_tab('config')", "Config"),
+        Binding("4", "show_tab('selftest')", "Self-test"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("t", "selftest", "Test"),
+        Binding("R", "restart", "Restart", key_display="R"),
+        Binding("l", "cycle_level", "Level"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, url: str = DEFAULT_URL, *, plain: bool | None = None) -> None:
+        """``plain=None`` means: decide from the environment (:func:`plain_from_env`)."""
+        self.plain = plain_from_env() if plain is None else plain
+        super().__init__(ansi_color=True if self.plain else None)
+        self.url = url.rstrip("/") or DEFAULT_URL
+        self.client: DaemonClient | None = None
+        self.health: Health | None = None
+        self.components: dict[str, ComponentInfo] = {}
+        self.reachable: bool | None = None  # None until the first answer (or failure)
+        self.last_error: str | None = None
+        self.last_contact: float | None = None
+        self.events_state = "connecting"
+        self.boot_id: str | None = None
+        self.version: str | None = None
+        self.config_info: ConfigInfo | None = None
+        self.config_error: str | None = None
+        self.log_lines: deque[LogLine] = deque(maxlen=MAX_LOG_LINES)
+        self._seen_logs: deque[tuple[float, str, str]] = deque(maxlen=MAX_LOG_LINES)
+        self._seen_log_set: set[tuple[float, str, str]] = set()
+        self.level_filter_index = 0
+        self.selected: str | None = None
+        self.selftest_results: dict[str, SelfTest] = {}
+        self._health_in_flight = False
+        self._ascii_filter = AsciiFilter()
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Static("", id="banner")
+        yield Static(self._status_text(), id="status")
+        yield Static("", id="safe-mode")
+        with TabbedContent(initial="components", id="tabs"):
+            with TabPane("1 Components", id="components"):
+                yield DataTable(id="components-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("2 Log", id="log"):
+                yield Static("", id="log-filter")
+                yield RichLog(id="log-view", max_lines=MAX_LOG_LINES, wrap=True, markup=False,
+                              highlight=False, auto_scroll=True, min_width=40)
+            with TabPane("3 Configuration", id="config"):
+                yield Static("Loading configuration...", id="config-header")
+                yield DataTable(id="config-table", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="config-errors")
+            with TabPane("4 Self-test", id="selftest"), Horizontal(id="selftest-body"):
+                yield DataTable(id="selftest-table", cursor_type="row")
+                with VerticalScroll(id="selftest-side"):
+                    yield Static(self._selftest_placeholder(), id="selftest-result")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.plain:
+            self.add_class("-plain")
+            self.theme = "ansi-dark"
+        self.title = f"{self.TITLE} - {self.url}"
+        self.client = DaemonClient(self.url)
+        self.query_one("#banner", Static).display = False
+        self.query_one("#safe-mode", Static).display = False
+        comp = self.query_one("#components-table", DataTable)
+        comp.add_column("Component", key="name")
+        comp.add_column("Kind", key="kind")
+        comp.add_column("State", key="state")
+        comp.add_column("Restarts", key="restarts")
+        comp.add_column("Last error", key="last_error")
+        conf = self.query_one("#config-table", DataTable)
+        conf.add_column("Key", key="key")
+        conf.add_column("Value", key="value")
+        conf.add_column("Source", key="source")
+        st = self.query_one("#selftest-table", DataTable)
+        st.add_column("Component", key="name")
+        st.add_column("Kind", key="kind")
+        st.add_column("State", key="state")
+        st.add_column("Last test", key="last_test")
+        self._render_log_filter()
+        comp.focus()
+        self.refresh_health()
+        self.load_config()
+        self.event_stream()
+        self.set_interval(HEALTH_INTERVAL_S, self._tick)
+
+    async def on_unmount(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+    # ------------------------------------------------------------------ plain mode plumbing
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        filters = list(super().get_line_filters())
+        if self.plain:
+            filters.append(self._ascii_filter)
+        return filters
+
+    def get_key_display(self, binding: Binding) -> str:
+        display = super().get_key_display(binding)
+        if self.plain and not display.isascii():
+            for glyph, word in _KEY_WORDS.items():
+                display = display.replace(glyph, word)
+        return display
+
+    # ------------------------------------------------------------------ command palette
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Refresh", "Fetch health and configuration now (r)", self.action_refresh)
+        for tab, title in zip(TABS, ("Components", "Log", "Configuration", "Self-test"), strict=True):
+            yield SystemCommand(f"Show {title}", f"Switch to the {title} tab",
+                                lambda tab=tab: self.action_show_tab(tab))
+        yield SystemCommand("Cycle log level filter", "Show only lines at or above a level (l)",
+                            self.action_cycle_level)
+        for name in sorted(self.components):
+            yield SystemCommand(f"Self-test {name}", f"Run POST /api/components/{name}/selftest",
+                                lambda name=name: self.start_selftest(name))
+            yield SystemCommand(f"Restart {name}", f"Restart component {name} (asks first)",
+                                lambda name=name: self.confirm_restart(name))
+
+    # ------------------------------------------------------------------ actions
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+        focus_target = {"components": "#components-table", "log": "#log-view", "config": "#config-table",
+                        "selftest": "#selftest-table"}[tab]
+        self.query_one(focus_target).focus()
+
+    def action_refresh(self) -> None:
+        self.refresh_health()
+        self.load_config()
+        self.notify("Refreshing...", timeout=1.5)
+
+    def action_selftest(self) -> None:
+        name = self._current_component()
+        if name is None:
+            self.notify("No component selected (is the daemon reachable?)", severity="warning")
+            return
+        self.start_selftest(name)
+
+    def action_restart(self) -> None:
+        name = self._current_component()
+        if name is None:
+            self.notify("No component selected (is the daemon reachable?)", severity="warning")
+            return
+        self.confirm_restart(name)
+
+    def action_cycle_level(self) -> None:
+        self.level_filter_index = (self.level_filter_index + 1) % len(LEVEL_FILTERS)
+        self._render_log_filter()
+        self._rewrite_log()
+        level = LEVEL_FILTERS[self.level_filter_index] or "all levels"
+        self.notify(f"Log filter: {level}", timeout=1.5)
+
+    def start_selftest(self, name: str) -> None:
+        self.selected = name
+        self.action_show_tab("selftest")
+        self._select_row("#selftest-table", name)
+        self.query_one("#selftest-result", Static).update(
+            Text(f"Running self-test of {name} ...", style="bold"))
+        self.run_selftest(name)
+
+    def confirm_restart(self, name: str) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_restart(name)
+            else:
+                self.notify(f"Restart of {name} cancelled", timeout=2)
+
+        self.push_screen(
+            ConfirmScreen(f"Restart component '{name}'?\nIt stops and starts again; a failed component is "
+                          "revived.", yes_label="Restart", compact=self.plain),
+            answered,
+        )
+
+    # ------------------------------------------------------------------ selection
+    @on(DataTable.RowHighlighted, "#components-table, #selftest-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self.selected = str(event.row_key.value)
+
+    @on(DataTable.RowSelected, "#components-table, #selftest-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.start_selftest(str(event.row_key.value))
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane.id
+        if pane == "config" and self.config_info is None:
+            self.load_config()
+        if pane == "selftest" and self.selected:
+            self._select_row("#selftest-table", self.selected)
+        if pane == "components" and self.selected:
+            self._select_row("#components-table", self.selected)
+
+    def _current_component(self) -> str | None:
+        active = self.query_one("#tabs", TabbedContent).active
+        table_id = "#selftest-table" if active == "selftest" else "#components-table"
+        if active in ("components", "selftest"):
+            table = self.query_one(table_id, DataTable)
+            if table.row_count:
+                try:
+                    key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+                except Exception:
+                    key = None
+                if key is not None and key.value is not None:
+                    return str(key.value)
+        if self.selected in self.components:
+            return self.selected
+        return next(iter(self.components), None)
+
+    def _select_row(self, table_id: str, name: str) -> None:
+        table = self.query_one(table_id, DataTable)
+        try:
+            index = table.get_row_index(name)
+        except Exception:
+            return
+        table.move_cursor(row=index)
+
+    # ------------------------------------------------------------------ health
+    def _tick(self) -> None:
+        self.refresh_health()
+        if self.config_info is None and self.reachable:
+            self.load_config()
+
+    @work(group="health")
+    async def refresh_health(self) -> None:
+        if self._health_in_flight or self.client is None:
+            return
+        self._health_in_flight = True
+        try:
+            health = await self.client.health()
+        except DaemonError as exc:
+            self._set_unreachable(str(exc))
+            return
+        finally:
+            self._health_in_flight = False
+        self._set_reachable()
+        try:
+            self._apply_health(health)
+        except Exception as exc:  # a malformed answer must not take the console down
+            self.log.error(f"bad /api/health answer: {exc!r}")
+            self._set_unreachable(f"daemon at {self.url} sent an unexpected /api/health answer: {exc!r}")
+
+    def _apply_health(self, health: Health) -> None:
+        self.health = health
+        self.version = health.get("version") or self.version
+        boot = health.get("boot_id") or None
+        if boot and self.boot_id and boot != self.boot_id:
+            self._daemon_restarted(boot)
+        self.boot_id = boot or self.boot_id
+        self.components = dict(health.get("components") or {})
+        self._sync_component_tables()
+        self._render_status()
+
+    def _set_unreachable(self, message: str) -> None:
+        self.reachable = False
+        self.last_error = message
+        banner = self.query_one("#banner", Static)
+        since = f" Last contact {_clock(self.last_contact)}." if self.last_contact else ""
+        banner.update(Text(f"{message}\nRetrying every {HEALTH_INTERVAL_S:g} s.{since} "
+                           "Is the daemon running?  (systemctl status classroom.service)", style="bold"))
+        banner.display = True
+        self._render_status()
+
+    def _set_reachable(self) -> None:
+        was_down = self.reachable is False
+        self.reachable = True
+        self.last_error = None
+        self.last_contact = time.time()
+        self.query_one("#banner", Static).display = False
+        if was_down:
+            self.notify(f"Daemon at {self.url} is reachable again", timeout=3)
+            self.load_config()
+
+    def _daemon_restarted(self, boot_id: str) -> None:
+        self._write_marker(f"---- daemon restarted (boot id {boot_id[:8]}) ----")
+        self.load_config()
+
+    def _status_text(self) -> Text:
+        text = Text()
+        text.append(self.url, style="bold")
+        text.append("  ")
+        if self.reachable is False:
+            text.append(" UNREACHABLE ", style="bold white on red")
+        elif self.health is None:
+            text.append(" connecting... ", style="bold")
+        else:
+            status = str(self.health.get("status", "unknown"))
+            style = STATE_STYLES.get(status, "bold magenta")
+            text.append(f" {status.upper()} ", style=f"{style} reverse" if status == "ok" else style)
+            counts: dict[str, int] = {}
+            for info in self.components.values():
+                state = str(info.get("state", "?"))
+                counts[state] = counts.get(state, 0) + 1
+            summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+            text.append(f"  {len(self.components)} components" + (f" ({summary})" if summary else ""))
+        if self.version:
+            text.append(f"  v{self.version}")
+        if self.boot_id:
+            text.append(f"  boot {self.boot_id[:8]}")
+        text.append("  events ")
+        text.append(self.events_state, style="green" if self.events_state == "live" else "yellow")
+        if self.last_contact:
+            text.append(f"  {_clock(self.last_contact)}", style="dim")
+        return text
+
+    def _render_status(self) -> None:
+        self.query_one("#status", Static).update(self._status_text())
+        safe = self.query_one("#safe-mode", Static)
+        errors = list(self.health.get("config_errors") or []) if self.health else []
+        in_safe_mode = bool(self.health and (self.health.get("status") == "safe_mode" or errors))
+        if in_safe_mode and self.reachable:
+            text = Text("SAFE MODE: the daemon could not use its configuration and runs only its API.\n",
+                        style="bold")
+            text.append("Fix these errors, then restart the daemon (the Configuration tab shows where "
+                        "each setting comes from):\n")
+            for error in errors or ["(no details given)"]:
+                text.append(f"  - {error}\n")
+            safe.update(text)
+            safe.display = True
+        else:
+            safe.display = False
+
+    def _sync_component_tables(self) -> None:
+        comp = self.query_one("#components-table", DataTable)
+        st = self.query_one("#selftest-table", DataTable)
+        names = list(self.components)
+        for table in (comp, st):
+            for row_key in list(table.rows):
+                if row_key.value not in self.components:
+                    table.remove_row(row_key)
+        for name in names:
+            self._update_component_row(name)
+        if self.selected is None and names:
+            self.selected = names[0]
+
+    def _update_component_row(self, name: str) -> None:
+        info = self.components[name]
+        last_error = info.get("last_error") or ""
+        comp_cells = {
+            "name": Text(name, style="bold"),
+            "kind": info.get("kind", "?"),
+            "state": _state_text(str(info.get("state", "unknown"))),
+            "restarts": str(info.get("restarts", 0)),
+            "last_error": Text(last_error, style="red") if last_error else Text("-", style="dim"),
+        }
+        result = self.selftest_results.get(name)
+        if result is None:
+            last_test = Text("-", style="dim")
+        else:
+            ok = result["ok"]
+            last_test = Text("OK" if ok else "FAILED", style="green" if ok else "bold red")
+        st_cells = {
+            "name": Text(name, style="bold"),
+            "kind": info.get("kind", "?"),
+            "state": _state_text(str(info.get("state", "unknown"))),
+            "last_test": last_test,
+        }
+        for table_id, cells in (("#components-table", comp_cells), ("#selftest-table", st_cells)):
+            table = self.query_one(table_id, DataTable)
+            key = RowKey(name)
+            if key in table.rows:
+                for column, value in cells.items():
+                    table.update_cell(name, column, value, update_width=True)
+            else:
+                table.add_row(*cells.values(), key=name)
+
+    # ------------------------------------------------------------------ config
+    @work(exclusive=True, group="config")
+    async def load_config(self) -> None:
+        if self.client is None:
+            return
+        try:
+            info = await self.client.config()
+        except DaemonError as exc:
+            self.config_error = str(exc)
+            if self.config_info is None:
+                self.query_one("#config-header", Static).update(
+                    Text(f"Configuration not available: {exc}", style="bold red"))
+            return
+        self.config_error = None
+        self.config_info = info
+        self._render_config(info)
+
+    def _render_config(self, info: ConfigInfo) -> None:
+        header = Text()
+        path = info.get("path")
+        header.append("Config file: ", style="bold")
+        header.append(path or "(none - built-in defaults)", style="green" if path else "dim")
+        header.append(f"   {len(info.get('rows') or [])} settings;  sources: default | file:PATH:LINE | "
+                      "env:NAME", style="dim")
+        for note in info.get("notes") or []:
+            header.append(f"\n  note: {note}", style="cyan")
+        self.query_one("#config-header", Static).update(header)
+        table = self.query_one("#config-table", DataTable)
+        cursor_row = table.cursor_row
+        table.clear()
+        for row in info.get("rows") or []:
+            key = str(row.get("key", "?"))
+            table.add_row(Text(key, style="bold"), _fmt_value(row.get("value")),
+                          _source_text(str(row.get("source", "?"))), key=key)
+        if table.row_count:
+            table.move_cursor(row=min(cursor_row, table.row_count - 1))
+        errors_widget = self.query_one("#config-errors", Static)
+        errors = list(info.get("errors") or [])
+        if errors:
+            text = Text("Configuration errors:\n", style="bold red")
+            for error in errors:
+                text.append(f"  - {error}\n", style="red")
+            errors_widget.update(text)
+            errors_widget.display = True
+        else:
+            errors_widget.display = False
+
+    # ------------------------------------------------------------------ self-test / restart
+    @work(exclusive=True, group="selftest")
+    async def run_selftest(self, name: str) -> None:
+        if self.client is None:
+            return
+        started = time.monotonic()
+        result_widget = self.query_one("#selftest-result", Static)
+        try:
+            result = await self.client.selftest(name)
+        except DaemonError as exc:
+            result_widget.update(Text(f"Self-test of {name} could not run:\n{exc}", style="bold red"))
+            self.notify(str(exc), title=f"Self-test {name}", severity="error")
+            return
+        elapsed = time.monotonic() - started
+        self.selftest_results[name] = result
+        if name in self.components:
+            self._update_component_row(name)
+        result_widget.update(self._selftest_text(name, result, elapsed))
+        self.notify(f"{name}: {'OK' if result['ok'] else 'FAILED'} - {result['detail']}",
+                    title="Self-test", severity="information" if result["ok"] else "error", timeout=4)
+
+    @staticmethod
+    def _selftest_text(name: str, result: SelfTest, elapsed: float) -> Text:
+        text = Text()
+        text.append(f"Self-test of {name}: ", style="bold")
+        text.append(" OK " if result["ok"] else " FAILED ",
+                    style="bold black on green" if result["ok"] else "bold white on red")
+        text.append(f"   ({elapsed:.2f} s, at {_clock()})\n\n", style="dim")
+        text.append(result.get("detail") or "(no detail)")
+        text.append("\n")
+        data = result.get("data") or {}
+        if data:
+            text.append("\nData:\n", style="bold")
+            width = max(len(str(k)) for k in data)
+            for key, value in data.items():
+                text.append(f"  {str(key).ljust(width)}  ", style="cyan")
+                text.append(f"{_fmt_value(value)}\n")
+        return text
+
+    def _selftest_placeholder(self) -> Text:
+        return Text("Select a component on the left and press t (or Enter) to run its self-test.\n"
+                    "Press R to restart the selected component (you will be asked to confirm).\n\n"
+                    "Drivers talk to their device; other components report their own health.",
+                    style="dim")
+
+    @work(group="restart")
+    async def run_restart(self, name: str) -> None:
+        if self.client is None:
+            return
+        try:
+            await self.client.restart(name)
+        except DaemonError as exc:
+            self.notify(str(exc), title=f"Restart {name}", severity="error")
+            return
+        self.notify(f"Restart of {name} requested", title="Restart", timeout=3)
+        self.refresh_health()
+
+    # ------------------------------------------------------------------ live events
+    @work(exclusive=True, group="events")
+    async def event_stream(self) -> None:
+        """Follow WS /api/events forever, reconnecting with backoff."""
+        attempt = 0
+        while True:
+            client = self.client
+            if client is None:
+                return
+            try:
+                async for event in client.events():
+                    topic = event.get("topic")
+                    if topic == "hello":
+                        attempt = 0
+                        self._on_hello(event)
+                        await self._seed_logs()
+                    else:
+                        try:
+                            self._on_event(event)
+                        except Exception as exc:  # one odd event must not end the stream
+                            self.log.error(f"could not handle event {event!r}: {exc!r}")
+                reason = "the daemon closed the event socket"
+            except DaemonError as exc:
+                reason = str(exc)
+            delay = WS_BACKOFF_S[min(attempt, len(WS_BACKOFF_S) - 1)]
+            attempt += 1
+            self.events_state = f"reconnecting in {delay:g} s"
+            self.log.info(f"event socket: {reason}")
+            self._render_status()
+            await asyncio.sleep(delay)
+            self.events_state = "connecting"
+            self._render_status()
+
+    def _on_hello(self, event: Mapping[str, Any]) -> None:
+        boot = str(event.get("boot_id") or "") or None
+        if boot and self.boot_id and boot != self.boot_id:
+            self._daemon_restarted(boot)
+        if boot:
+            self.boot_id = boot
+        self.version = str(event.get("version") or "") or self.version
+        self.events_state = "live"
+        self._render_status()
+        self.refresh_health()
+
+    async def _seed_logs(self) -> None:
+        if self.client is None:
+            return
+        try:
+            lines = await self.client.logs(200)
+        except DaemonError as exc:
+            self._write_marker(f"---- could not load recent log lines: {exc} ----")
+            return
+        for line in lines:
+            self._add_log_line(line)
+
+    def _on_event(self, event: Mapping[str, Any]) -> None:
+        topic = event.get("topic")
+        if topic == "log":
+            self._add_log_line({"ts": float(event.get("ts") or time.time()),
+                                "level": str(event.get("level") or "INFO"),
+                                "logger": str(event.get("logger") or ""),
+                                "message": str(event.get("message") or "")})
+        elif topic == "component.state":
+            name = str(event.get("name") or "")
+            if not name:
+                return
+            info = self.components.get(name)
+            if info is None:
+                self.refresh_health()  # a component we don't know yet: fetch its kind etc.
+                return
+            self.components[name] = ComponentInfo(
+                state=str(event.get("state", info["state"])),
+                kind=info["kind"],
+                restarts=int(event.get("restarts", info["restarts"]) or 0),
+                last_error=event.get("last_error", info["last_error"]),
+            )
+            self._update_component_row(name)
+            self._render_status()
+        elif topic == "device.alert":
+            level = {"critical": "CRITICAL", "warning": "WARNING"}.get(str(event.get("severity")), "INFO")
+            state = "" if event.get("active", True) else " (cleared)"
+            self._add_log_line({"ts": float(event.get("ts") or time.time()), "level": level,
+                                "logger": f"alert.{event.get('source', '?')}",
+                                "message": f"{event.get('message', '')}{state}"})
+
+    # ------------------------------------------------------------------ log view
+    def _add_log_line(self, line: LogLine) -> None:
+        key = (float(line.get("ts") or 0.0), str(line.get("logger", "")), str(line.get("message", "")))
+        if key in self._seen_log_set:
+            return
+        if len(self._seen_logs) == self._seen_logs.maxlen:
+            self._seen_log_set.discard(self._seen_logs[0])
+        self._seen_logs.append(key)
+        self._seen_log_set.add(key)
+        self.log_lines.append(line)
+        if self._passes_filter(line):
+            self.query_one("#log-view", RichLog).write(self._log_text(line))
+
+    def _write_marker(self, message: str) -> None:
+        self._add_log_line({"ts": time.time(), "level": "WARNING", "logger": "tui", "message": message})
+
+    def _passes_filter(self, line: LogLine) -> bool:
+        minimum = LEVEL_FILTERS[self.level_filter_index]
+        return minimum is None or _level_no(str(line.get("level", "INFO"))) >= _level_no(minimum)
+
+    @staticmethod
+    def _log_text(line: LogLine) -> Text:
+        level = str(line.get("level", "INFO")).upper()
+        text = Text()
+        text.append(_clock(line.get("ts")) + " ", style="dim")
+        text.append(f"{level:<8} ", style=LEVEL_STYLES.get(level, ""))
+        text.append(f"{line.get('logger', '')}: ", style="cyan")
+        text.append(str(line.get("message", "")))
+        return text
+
+    def _rewrite_log(self) -> None:
+        view = self.query_one("#log-view", RichLog)
+        view.clear()
+        for line in self.log_lines:
+            if self._passes_filter(line):
+                view.write(self._log_text(line))
+
+    def _render_log_filter(self) -> None:
+        minimum = LEVEL_FILTERS[self.level_filter_index]
+        text = Text("Level filter: ", style="bold")
+        text.append(f"{minimum} and above" if minimum else "all levels", style="yellow")
+        text.append("   (press l to change)", style="dim")
+        self.query_one("#log-filter", Static).update(text)
+
+    def log_view_text(self) -> str:
+        """The log view's rendered lines as plain text (for tests and debugging)."""
+        view = self.query_one("#log-view", RichLog)
+        return "\n".join("".join(segment.text for segment in strip) for strip in view.lines)
+
+
+def run_tui(url: str = DEFAULT_URL, plain: bool = False) -> int:
+    """Run the technician console until the user quits; returns the process exit code.
+
+    ``plain=True`` forces the ASCII-friendly look; with ``plain=False`` it is still chosen when
+    ``CLASSROOM_TUI_PLAIN=1`` or ``TERM=linux`` (and ``CLASSROOM_TUI_PLAIN=0`` turns it off).
+    """
+    app = TechnicianApp(url, plain=True if plain else None)
+    app.run()
+    return int(app.return_code or 0)
+
