@@ -136,3 +136,23 @@ def test_systemd_ready_and_watchdog(tmp_path: Path) -> None:
     finally:
         _stop(proc)
         sock.close()
+
+
+async def test_stop_is_prompt_with_a_kiosk_websocket_open(tmp_path: Path) -> None:
+    """systemd restarts must not wait for the kill timeout because a kiosk holds a WebSocket."""
+    import asyncio
+
+    import aiohttp
+
+    demo = DemoProcess(free_port(), tmp_path)
+    try:
+        await asyncio.to_thread(demo.wait_healthy, 30)
+        async with aiohttp.ClientSession() as http, http.ws_connect(demo.url + "/api/events") as ws:
+            assert (await ws.receive_json(timeout=5))["topic"] == "hello"
+            started = time.monotonic()
+            demo.proc.send_signal(2)
+            returncode = await asyncio.to_thread(demo.proc.wait, 10)
+            assert returncode == 0
+            assert time.monotonic() - started < 5
+    finally:
+        demo.stop()

@@ -12,12 +12,13 @@ import datetime as dt
 import importlib.resources
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from appliance import __version__
 from appliance.bus import Bus
@@ -54,6 +55,7 @@ class ApiContext:
 
 
 CTX = web.AppKey("ctx", ApiContext)
+SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
 
 
 def static_dir() -> Path:
@@ -80,6 +82,9 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
 def create_app(ctx: ApiContext) -> web.Application:
     app = web.Application(middlewares=[json_errors])
     app[CTX] = ctx
+    app[SOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(_close_sockets)
+    app.on_response_prepare.append(_no_stale_assets)
     r = app.router
     r.add_get("/", _index)
     r.add_get("/api/health", _health)
@@ -96,6 +101,18 @@ def create_app(ctx: ApiContext) -> web.Application:
     r.add_static("/static/", static_dir(), append_version=False)
     app.cleanup_ctx.append(_track_alerts)
     return app
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Kiosks keep a WebSocket open for ever; close them or a stop waits for systemd's kill timeout."""
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"daemon stopping")
+
+
+async def _no_stale_assets(request: web.Request, response: web.StreamResponse) -> None:
+    """After an update the kiosk must load the new JS/CSS, not Chromium's cached copy (revalidation is cheap)."""
+    if request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-cache"
 
 
 async def _track_alerts(app: web.Application) -> AsyncIterator[None]:
@@ -264,6 +281,7 @@ async def _events(request: web.Request) -> web.WebSocketResponse:
     ctx = request.app[CTX]
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
     await ws.send_json({"topic": "hello", "boot_id": ctx.boot_id, "version": __version__})
     sub = ctx.bus.subscribe(Event, maxsize=500, name=f"ws-{request.remote}")
 
