@@ -105,7 +105,8 @@ def create_app(ctx: ApiContext) -> web.Application:
 
 async def _close_sockets(app: web.Application) -> None:
     """Kiosks keep a WebSocket open for ever; close them or a stop waits for systemd's kill timeout."""
-    for ws in list(app[SOCKETS]):
+    sockets = app[SOCKETS]
+    for ws in list(sockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"daemon stopping")
 
 
