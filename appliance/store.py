@@ -144,8 +144,10 @@ class Store:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.call, fn)
 
-    def audit(self, actor: str, action: str, detail: str = "") -> None:
-        self.call(lambda db: db.table("audit_log").insert({"ts": time.time(), "actor": actor, "action": action, "detail": detail}))
+    async def audit(self, actor: str, action: str, detail: str = "") -> None:
+        """Record who did what (a teacher's command, a technician's override) on the writer thread."""
+        row = {"ts": time.time(), "actor": actor, "action": action, "detail": detail}
+        await self.run(lambda db: db.table("audit_log").insert(row))
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

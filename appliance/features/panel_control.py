@@ -92,9 +92,7 @@ class PanelControl(Feature):
                     break
         if ctx.store is not None:
             detail = f"{action}={checked} ok={result.ok}" + (f" error={result.error}" if result.error else "")
-            await ctx.store.run(lambda db: db.table("audit_log").insert(
-                {"ts": time.time(), "actor": actor, "action": "panel." + action, "detail": detail}
-            ))
+            await ctx.store.audit(actor, "panel." + action, detail)
         if not result.ok:
             status = 503 if result.error and "not connected" in result.error else 502
             raise PanelCommandError(status, result.error or "panel refused the command")
