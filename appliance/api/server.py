@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -160,11 +161,7 @@ async def _health(request: web.Request) -> web.Response:
 async def _status(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     device = ctx.loaded.config.device if ctx.loaded else None
-    tz = None
-    if device is not None:
-        from zoneinfo import ZoneInfo
-
-        tz = ZoneInfo(device.timezone)
+    tz = ZoneInfo(device.timezone) if device is not None else None
     alerts: list[dict[str, Any]] = []
     if ctx.supervisor is not None:
         for name, comp in ctx.supervisor.status().items():

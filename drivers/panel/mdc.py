@@ -15,6 +15,7 @@ error code. Id 0xFE is broadcast: every display obeys and none answers.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
@@ -204,7 +205,7 @@ def summarize_errors(errors: Iterable[DecodeError]) -> str:
 F = TypeVar("F")
 
 
-class _FrameDecoder(Generic[F]):
+class _FrameDecoder(ABC, Generic[F]):
     """Finds frames in a byte stream that may be torn across reads or polluted by noise.
 
     A serial line gives no message boundaries: a read can end mid-frame, and a loose cable or a
@@ -281,12 +282,13 @@ class _FrameDecoder(Generic[F]):
         else:
             self._errors.append(DecodeError(kind, dropped))
 
+    @abstractmethod
     def _plausible(self, first: int, length: int) -> bool:
-        raise NotImplementedError
+        """Whether a header could start a frame of this direction (replies vs commands)."""
 
+    @abstractmethod
     def _build(self, first: int, display_id: int, payload: bytes) -> F | None:
         """The decoded frame, or None when a frame with a good checksum still makes no sense."""
-        raise NotImplementedError
 
 
 class FrameDecoder(_FrameDecoder[Reply]):
