@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 action="${1:-env}"; shift || true
 
-# System packages: a browser for the kiosk tests, the MQTT broker, CJK fonts, systemd-analyze, ffmpeg.
-APT_PACKAGES=(python3-venv chromium mosquitto fonts-wqy-microhei systemd ffmpeg)
+# System packages: a browser for the kiosk tests, the MQTT broker, PostgreSQL (county scale),
+# CJK fonts, systemd-analyze, ffmpeg.
+APT_PACKAGES=(python3-venv chromium mosquitto postgresql fonts-wqy-microhei systemd ffmpeg)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

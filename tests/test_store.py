@@ -54,3 +54,48 @@ async def test_run_uses_writer_thread_and_survives_reopen(tmp_path: Path) -> Non
     again = Store(tmp_path / "c.db")
     assert again.db["audit_log"].count == 1
     again.close()
+
+
+async def test_group_commit_isolates_a_failing_caller(tmp_path: Path) -> None:
+    store = Store(tmp_path / "c.db")
+    store.migrate([Migration("g", 1, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")])
+
+    def good(i: int):
+        return lambda db: db.execute("INSERT INTO t (id, v) VALUES (?, 'x')", [i]).lastrowid
+
+    def bad(db):
+        db.execute("INSERT INTO t (id, v) VALUES (1000, 'half-written')")
+        raise ValueError("feature bug after a partial write")
+
+    jobs = [store.run(good(i)) for i in range(1, 201)] + [store.run(bad)] + [store.run(good(i)) for i in range(201, 301)]
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    assert sum(isinstance(r, ValueError) for r in results) == 1
+    assert store.db["t"].count == 300  # the bad caller's partial write was rolled back alone
+    assert store.db.execute("SELECT count(*) FROM t WHERE id = 1000").fetchone()[0] == 0
+    assert store.groups < 301 / 2  # concurrent callers really shared commits
+    store.close()
+    again = Store(tmp_path / "c.db")
+    assert again.db["t"].count == 300
+    again.close()
+
+
+async def test_commit_failure_fails_every_caller_in_the_group(tmp_path: Path) -> None:
+    store = Store(tmp_path / "c.db")
+    store.migrate([Migration("g", 1, "CREATE TABLE t (id INTEGER PRIMARY KEY)")])
+    # a deferred foreign-key violation only fails at COMMIT, like a full disk would
+    store.migrate([Migration("g", 2, "CREATE TABLE c (id INTEGER PRIMARY KEY, "
+                                     "p INTEGER REFERENCES t(id) DEFERRABLE INITIALLY DEFERRED)")])
+    import time
+
+    busy = asyncio.ensure_future(store.run(lambda db: time.sleep(0.3)))  # the writer is busy meanwhile...
+    await asyncio.sleep(0.05)
+    ok = asyncio.ensure_future(store.run(lambda db: db.execute("INSERT INTO t (id) VALUES (1)")))
+    orphan = asyncio.ensure_future(store.run(lambda db: db.execute("INSERT INTO c (id, p) VALUES (1, 999)")))
+    await busy  # ...so these two were queued together and share the next group's COMMIT
+    results = await asyncio.gather(ok, orphan, return_exceptions=True)
+    assert all(isinstance(r, Exception) for r in results), results
+    assert store.db["t"].count == 0 and store.db["c"].count == 0
+    # and the store keeps working afterwards
+    await store.run(lambda db: db.execute("INSERT INTO t (id) VALUES (2)"))
+    assert store.db["t"].count == 1
+    store.close()
