@@ -65,6 +65,32 @@ def _cmd_config_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_outbox_stats(args: argparse.Namespace) -> int:
+    from appliance.config import ConfigError, load_config
+    from sync.outbox import stats_from_file
+
+    if args.data_dir:
+        data_dir = Path(args.data_dir)
+    else:
+        try:
+            data_dir = load_config(Path(args.config)).config.device.data_dir
+        except ConfigError as exc:
+            print("\n".join(exc.errors), file=sys.stderr)
+            return 2
+    try:
+        st = stats_from_file(data_dir / "classroom.db")
+    except (FileNotFoundError, OSError) as exc:
+        print(f"outbox-stats: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        keys = ("epoch", "last_seq", "pending", "acked", "oldest_pending_age_s")
+        print(json.dumps({k: st[k] for k in keys}))
+    else:
+        for key, value in st.items():
+            print(f"{key:>22}: {value}")
+    return 0
+
+
 def _cmd_version(args: argparse.Namespace) -> int:
     print(json.dumps({"version": __version__}))
     return 0
@@ -92,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("--url", default="http://127.0.0.1:8765")
     tui.add_argument("--plain", action="store_true", help="ASCII-friendly look for poor terminals")
     tui.set_defaults(fn=_cmd_tui)
+
+    ob = sub.add_parser("outbox-stats", help="what is waiting to go to the county (reads the store, read-only)")
+    ob.add_argument("--config", default="/etc/classroom/classroom.toml", help="find the store via device.data_dir")
+    ob.add_argument("--data-dir", help="the store's directory (overrides --config), e.g. demo-data")
+    ob.add_argument("--json", action="store_true")
+    ob.set_defaults(fn=_cmd_outbox_stats)
 
     ref = sub.add_parser("config-reference", help="print the configuration reference (Markdown)")
     ref.set_defaults(fn=_cmd_config_reference)

@@ -14,17 +14,35 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from appliance.bus import Bus
 from appliance.events import ComponentState
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
     from appliance.store import Store
 
 T = TypeVar("T")
 
 ComponentKind = Literal["driver", "feature", "sync", "service"]
+
+
+class OutboxFull(RuntimeError):
+    """A low-priority record refused because the outbox is over its quota (never raised for grades)."""
+
+
+class RecordSink(Protocol):
+    """Where features put results for the county (the durable outbox), without importing ``sync``."""
+
+    def add(self, db: sqlite_utils.Database, kind: str, payload: dict[str, Any], ts: float | None = None) -> int:
+        """Append inside the caller's ``store.run`` transaction, next to the feature's own rows."""
+        ...
+
+    async def append(self, kind: str, payload: dict[str, Any]) -> int:
+        """Append in a transaction of its own (records with no domain row)."""
+        ...
 
 
 class InjectedFault(RuntimeError):
@@ -67,10 +85,12 @@ class ComponentContext:
         executor: Executor | None,
         on_state: Callable[[ComponentState, str | None], None],
         ready_on_heartbeat: bool = True,
+        outbox: RecordSink | None = None,
     ) -> None:
         self.name = name
         self.bus = bus
         self.store = store
+        self.outbox = outbox
         self.log = logging.getLogger(f"component.{name}")
         self._executor = executor
         self._on_state = on_state

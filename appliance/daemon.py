@@ -30,6 +30,8 @@ from appliance.store import Store
 from appliance.supervisor import RestartPolicy, Supervisor
 from appliance.system_monitor import SystemMonitor
 from appliance.systemd import SystemdNotifier
+from sync.link import SyncLink
+from sync.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,10 @@ class Daemon:
         host: str | None = None,
         port: int | None = None,
         log_buffer: LogBuffer | None = None,
+        extra_components: list[Component] | None = None,
     ) -> None:
         self.loaded = loaded
+        self.extra_components = extra_components or []
         self.config_errors = config_error.errors if config_error else []
         if loaded is not None:
             default_host, default_port = loaded.config.api.host, loaded.config.api.port
@@ -94,6 +98,7 @@ class Daemon:
         self.notifier = SystemdNotifier()
         self.supervisor: Supervisor | None = None
         self.store: Store | None = None
+        self.outbox: Outbox | None = None
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="blocking")
         self.ready = asyncio.Event()
 
@@ -116,17 +121,24 @@ class Daemon:
         features: dict[str, Feature] = {}
         if self.loaded is not None and not self.config_errors:
             self.store = self._open_store(self.loaded.config)
-        if self.loaded is not None and not self.config_errors:
+        if self.loaded is not None and self.store is not None and not self.config_errors:
             config = self.loaded.config
+            # The outbox always exists: results are kept on the box whether or not a link is configured.
+            self.outbox = Outbox(self.store, self.boot_id, quota_bytes=int(config.sync.outbox_quota_mb * 2**20))
             s = config.supervisor
             policy = RestartPolicy(
                 max_restarts=s.max_restarts, window_s=s.window_s,
                 backoff_initial_s=s.backoff_initial_s, backoff_max_s=s.backoff_max_s,
             )
-            self.supervisor = Supervisor(self.bus, policy, self.store, self.executor, self.notifier.watchdog_tick)
+            self.supervisor = Supervisor(
+                self.bus, policy, self.store, self.executor, self.notifier.watchdog_tick, outbox=self.outbox
+            )
             feature_list = build_features(config)
             features = {f.info.id: f for f in feature_list}
-            for component in [SystemMonitor(config.device.data_dir), *build_drivers(config), *feature_list]:
+            components: list[Component] = [SystemMonitor(config.device.data_dir), *build_drivers(config), *feature_list]
+            if config.sync.enabled:
+                components.append(SyncLink(config.sync, config.device.id, self.outbox, config.device.data_dir))
+            for component in [*components, *self.extra_components]:
                 self.supervisor.add(component)
             for note in self.loaded.notes:
                 log.warning("config: %s", note)
@@ -148,6 +160,8 @@ class Daemon:
             return 1
         safe_watchdog: asyncio.Task[None] | None = None
         if self.supervisor is not None:
+            if self.outbox is not None:
+                await self.outbox.append("device.boot", {"version": __version__, "boot": self.boot_id})
             await self.supervisor.start()
             self.notifier.ready(f"running {len(self.supervisor.components())} components")
         else:

@@ -105,3 +105,33 @@ class DeviceAlert(Event):
     severity: Literal["info", "warning", "critical"]
     message: str
     active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveLessonChanged(Event):
+    """A live dual-teacher lesson started or ended: the sync link yields the uplink while it runs."""
+
+    topic: ClassVar[str] = "lesson.live"
+    active: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncStatus(Event):
+    """The link to the county and the outbox behind it, for the kiosk's status bar and the TUI."""
+
+    topic: ClassVar[str] = "sync.status"
+    state: Literal["online", "offline", "connecting"]
+    broker: str
+    protocol: str
+    epoch: str
+    last_seq: int
+    pending: int
+    acked: int
+    dead_letter: int
+    oldest_pending_age_s: float | None
+    pending_bytes: int
+    quota_state: Literal["ok", "warning", "full"]
+    inflight_batches: int
+    throttled: bool
+    last_ack_at: float | None
+    last_error: str | None

@@ -222,8 +222,7 @@ class Store:
 
     async def audit(self, actor: str, action: str, detail: str = "") -> None:
         """Record who did what (a teacher's command, a technician's override) on the writer thread."""
-        row = {"ts": time.time(), "actor": actor, "action": action, "detail": detail}
-        await self.run(lambda db: db.table("audit_log").insert(row))
+        await self.run(lambda db: audit_row(db, actor, action, detail))
 
     def close(self) -> None:
         """Finish every queued job, then close; idempotent."""
@@ -232,6 +231,13 @@ class Store:
             self._writer.join()
         with self._lock:
             self._db.conn.close()
+
+
+def audit_row(db: sqlite_utils.Database, actor: str, action: str, detail: str = "") -> None:
+    """The audit insert, for use inside a ``Store.run`` transaction alongside other rows."""
+    db.execute(
+        "INSERT INTO audit_log (ts, actor, action, detail) VALUES (?, ?, ?, ?)", [time.time(), actor, action, detail]
+    )
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from appliance.bus import Bus
-from appliance.component import Component, ComponentContext, InjectedFault
+from appliance.component import Component, ComponentContext, InjectedFault, RecordSink
 from appliance.events import ComponentState, ComponentStateChanged
 
 if TYPE_CHECKING:
@@ -63,8 +63,10 @@ class Supervisor:
         store: Store | None = None,
         executor: Executor | None = None,
         on_tick: Callable[[], None] | None = None,
+        outbox: RecordSink | None = None,
     ) -> None:
         self.bus = bus
+        self.outbox = outbox
         self.policy = policy or RestartPolicy()
         self.store = store
         self.executor = executor
@@ -81,7 +83,7 @@ class Supervisor:
         name = component.name
         ctx = ComponentContext(
             name, self.bus, self.store, self.executor, lambda s, r: self._state_changed(name, s, r),
-            ready_on_heartbeat=component.ready_on_heartbeat,
+            ready_on_heartbeat=component.ready_on_heartbeat, outbox=self.outbox,
         )
         self._slots[name] = _Slot(component, ctx)
 

@@ -7,14 +7,16 @@ the technician should see it on the kiosk's status bar days before it bites.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import time
 from pathlib import Path
 
-from appliance.component import Component, ComponentContext, SelfTestResult
+from appliance.component import Component, ComponentContext, OutboxFull, SelfTestResult
 from appliance.events import DeviceAlert
 
 WARN_FREE_FRACTION = 0.10
+HEALTH_RECORD_EVERY_S = 900.0
 CRITICAL_FREE_BYTES = 200 * 1024 * 1024
 
 
@@ -27,6 +29,7 @@ class SystemMonitor(Component):
         self.data_dir = data_dir
         self.interval_s = interval_s
         self.max_lag_s = 0.0
+        self.started = time.monotonic()
 
     def _disk(self) -> tuple[int, int]:
         usage = shutil.disk_usage(self.data_dir)
@@ -34,7 +37,17 @@ class SystemMonitor(Component):
 
     async def run(self, ctx: ComponentContext) -> None:
         alerted = False
+        last_record = 0.0
         while True:
+            if ctx.outbox is not None and time.monotonic() - last_record >= HEALTH_RECORD_EVERY_S:
+                # The county's "device health" page: telemetry, the first thing to give way on a full box.
+                free, total = await ctx.run_blocking(self._disk)
+                with contextlib.suppress(OutboxFull):
+                    await ctx.outbox.append("device.health", {
+                        "uptime_s": round(time.monotonic() - self.started), "disk_free_bytes": free,
+                        "disk_total_bytes": total, "max_loop_lag_ms": round(self.max_lag_s * 1000),
+                    })
+                last_record = time.monotonic()
             free, total = await ctx.run_blocking(self._disk)
             problem = None
             if free < CRITICAL_FREE_BYTES:

@@ -140,12 +140,12 @@ class Postgres:
                           "-A", "trust", "--no-sync", "-E", "UTF8"),
                 check=True, capture_output=True, timeout=120,
             )
-        log = open(self.workdir / "postgres.log", "ab")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen(
-            self._cmd(str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port),
-                      "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.workdir}"),
-            stdout=log, stderr=log,
-        )
+        with open(self.workdir / "postgres.log", "ab") as log:  # the child keeps its own copy of the fd
+            self.proc = subprocess.Popen(
+                self._cmd(str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port),
+                          "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.workdir}"),
+                stdout=log, stderr=log,
+            )
         wait_port(self.port, timeout, self.proc)
         return self
 

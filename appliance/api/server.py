@@ -24,7 +24,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from appliance import __version__
 from appliance.bus import Bus
 from appliance.config import LoadedConfig, effective
-from appliance.events import DeviceAlert, Event
+from appliance.events import DeviceAlert, Event, SyncStatus
 from appliance.features.base import Feature, FeatureInfo
 from appliance.logs import LogBuffer
 from appliance.supervisor import Supervisor
@@ -91,6 +91,7 @@ def create_app(ctx: ApiContext) -> web.Application:
     r.add_get("/api/health", _health)
     r.add_get("/api/status", _status)
     r.add_get("/api/features", _features)
+    r.add_get("/api/sync", _sync)
     r.add_get("/api/config", _config)
     r.add_get("/api/logs", _logs)
     r.add_get("/api/events", _events)
@@ -180,13 +181,33 @@ async def _status(request: web.Request) -> web.Response:
                 "classroom": device.classroom if device else "",
             },
             "lesson": None,
-            "cloud": {"state": "not_configured", "queued": None},
+            "cloud": _cloud(ctx),
             "alerts": alerts,
             "safe_mode": ctx.safe_mode,
             "config_errors": ctx.config_errors,
             "boot_id": ctx.boot_id,
         }
     )
+
+
+def _cloud(ctx: ApiContext) -> dict[str, Any]:
+    if ctx.loaded is None or not ctx.loaded.config.sync.enabled:
+        return {"state": "not_configured", "queued": None}
+    status = ctx.bus.last(SyncStatus)
+    if status is None:
+        return {"state": "connecting", "queued": None}
+    return {"state": status.state, "queued": status.pending}
+
+
+async def _sync(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    status = ctx.bus.last(SyncStatus)
+    configured = bool(ctx.loaded and ctx.loaded.config.sync.enabled)
+    body: dict[str, Any] = {"configured": configured}
+    if status is not None:
+        body.update(status.to_json())
+        body.pop("topic", None)
+    return web.json_response(body)
 
 
 async def _features(request: web.Request) -> web.Response:

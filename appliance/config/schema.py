@@ -118,6 +118,39 @@ class FeaturesConfig(Section):
     panel_control: PanelControlFeatureConfig = Field(default_factory=PanelControlFeatureConfig)
 
 
+class SyncConfig(Section):
+    """The uplink to the county receiver over MQTT. Records are always kept in the local outbox; this
+    section decides whether and how they leave the box. The broker password is a credential
+    ('mqtt-password'), never a key here."""
+
+    enabled: bool = Field(False, description="Send outbox records to the county receiver.")
+    broker_url: str = Field(
+        "mqtt://127.0.0.1:1883",
+        pattern=r"^mqtts?://[^/:]+(:\d+)?/?$",
+        description="Broker address: mqtt://HOST:PORT, or mqtts://HOST:PORT for TLS.",
+    )
+    protocol: Literal["mqtt5", "mqtt311"] = Field("mqtt5", description="MQTT 5, or 3.1.1 for brokers without it.")
+    username: str | None = Field(None, description="Broker user; the password comes from credential 'mqtt-password'.")
+    tls_ca_file: Path | None = Field(None, description="CA bundle for mqtts:// (from provisioning).")
+    tls_cert_file: Path | None = Field(None, description="Client certificate for mqtts://.")
+    tls_key_file: Path | None = Field(None, description="Client key for mqtts:// (readable by the daemon only).")
+    keepalive_s: int = Field(30, ge=5, le=600, description="MQTT keepalive.")
+    batch_max_records: int = Field(200, ge=1, le=5000, description="A batch closes at this many records...")
+    batch_max_bytes: int = Field(14 * 1024, ge=1024, le=1024 * 1024, description="...or this many compressed bytes...")
+    batch_max_age_s: float = Field(60.0, gt=0, le=3600, description="...or when its oldest record is this old.")
+    max_inflight_batches: int = Field(4, ge=1, le=64, description="Batches sent and not yet acknowledged.")
+    ack_timeout_s: float = Field(30.0, gt=0, le=600, description="Resend what has no acknowledgement after this.")
+    heartbeat_interval_s: float = Field(120.0, ge=1, le=3600, description="How often the box reports its queue.")
+    reconnect_min_s: float = Field(1.0, gt=0, le=60, description="First reconnect delay (doubles, with jitter).")
+    reconnect_max_s: float = Field(120.0, gt=0, le=3600, description="Longest reconnect delay.")
+    offline_alert_after_s: float = Field(3600.0, ge=0, description="Offline this long counts as a problem.")
+    live_lesson_batches_per_min: int = Field(
+        2, ge=0, le=600, description="Uplink budget while a live dual-teacher lesson runs (0 = pause)."
+    )
+    outbox_quota_mb: float = Field(512.0, gt=0, description="Pending-records budget; warning at 70 %.")
+    keep_acked_days: float = Field(7.0, ge=0, description="Acknowledged records kept this long for diagnostics.")
+
+
 class DebugConfig(Section):
     allow_fault_injection: bool = Field(
         False, description="Allow POST /api/components/NAME/fault (demo and tests only)."
@@ -134,4 +167,5 @@ class AppConfig(Section):
     supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig)
     drivers: DriversConfig = Field(default_factory=DriversConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    sync: SyncConfig = Field(default_factory=SyncConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)

@@ -11,12 +11,14 @@ import time
 import uuid
 from typing import Any
 
+import sqlite_utils
 from aiohttp import web
 
-from appliance.component import ComponentContext
+from appliance.component import ComponentContext, OutboxFull
 from appliance.config.schema import PanelControlFeatureConfig
 from appliance.events import PANEL_INPUTS, PanelCommand, PanelCommandResult, PanelStatus
 from appliance.features.base import Feature, FeatureInfo, TileState
+from appliance.store import audit_row
 
 COMMAND_TIMEOUT_S = 5.0
 
@@ -92,7 +94,18 @@ class PanelControl(Feature):
                     break
         if ctx.store is not None:
             detail = f"{action}={checked} ok={result.ok}" + (f" error={result.error}" if result.error else "")
-            await ctx.store.audit(actor, "panel." + action, detail)
+            outbox = ctx.outbox
+
+            def record(db: sqlite_utils.Database) -> None:
+                # The audit row and the county's usage record commit together or not at all.
+                audit_row(db, actor, "panel." + action, detail)
+                if outbox is not None and result.ok:
+                    try:
+                        outbox.add(db, "panel.usage", {"action": action, "value": checked})
+                    except OutboxFull:
+                        pass  # usage statistics give way when the outbox is full; the audit row stays
+
+            await ctx.store.run(record)
         if not result.ok:
             status = 503 if result.error and "not connected" in result.error else 502
             raise PanelCommandError(status, result.error or "panel refused the command")

@@ -1,0 +1,44 @@
+"""Record kinds and their priorities: what gives way first when the box runs out of room.
+
+A grade or a fitness score is the reason the county pays for these boxes: it is never refused and
+never dropped. Telemetry is the first to stop when the outbox is over its quota.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CRITICAL, NORMAL, LOW, TELEMETRY = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    name: str
+    priority: int
+    schema_version: int
+    description: str
+
+
+KINDS: dict[str, RecordKind] = {}
+
+
+def register_kind(kind: RecordKind) -> RecordKind:
+    existing = KINDS.get(kind.name)
+    if existing is not None and existing != kind:
+        raise ValueError(f"record kind {kind.name!r} registered twice with different settings")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def kind_of(name: str) -> RecordKind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise KeyError(f"unknown record kind {name!r}: register it in sync.kinds first") from None
+
+
+register_kind(RecordKind("device.boot", LOW, 1, "the daemon started: version, boot id"))
+register_kind(RecordKind("device.health", TELEMETRY, 1, "periodic component states and disk space"))
+register_kind(RecordKind("panel.usage", LOW, 1, "a teacher changed the interactive panel (power, input, volume)"))
+register_kind(RecordKind("demo.homework_grade", CRITICAL, 1, "demo: a graded homework answer (pseudonymous)"))
+register_kind(RecordKind("loadgen.sample", CRITICAL, 1, "tests and benches: a synthetic graded answer"))
