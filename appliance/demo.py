@@ -7,14 +7,21 @@ simulators. The demo is the product's front door for newcomers, so every feature
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
-from collections.abc import Callable
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from appliance.component import Component, ComponentContext, OutboxFull
 from appliance.config import CURRENT_SCHEMA_VERSION, load_raw
 from appliance.daemon import Daemon, install_stop_signals
+from sync.servers import Mosquitto, free_port, mosquitto_path, wait_port
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,7 @@ class DemoScenario:
     name: str
     description: str
     config: dict[str, Any] = field(default_factory=dict)
+    components: Callable[[], list[Component]] | None = None
 
 
 SCENARIOS: list[DemoScenario] = []
@@ -42,6 +50,49 @@ register_scenario(
                 "panel_control": {"enabled": True, "inputs": ["hdmi1", "hdmi2", "pc"], "input_labels": {"hdmi2": "实物展台"}}
             },
         },
+    )
+)
+
+
+class DemoClassActivity(Component):
+    """Yesterday's homework arriving as graded answers, then a trickle during the day: records to sync.
+
+    Student ids are pseudonyms, as everything that leaves a real box is.
+    """
+
+    name = "demo_activity"
+    kind = "feature"
+
+    def __init__(self, backlog: int = 300, every_s: float = 5.0) -> None:
+        self.backlog = backlog
+        self.every_s = every_s
+
+    def _answer(self, rng: random.Random) -> dict[str, Any]:
+        return {"student": f"p-{rng.randrange(45):02d}", "assignment": "math-2026-11-22", "question": rng.randrange(1, 21),
+                "correct": rng.random() < 0.78, "score": rng.choice([0, 2, 5]), "writing_s": rng.randrange(8, 120)}
+
+    async def run(self, ctx: ComponentContext) -> None:
+        if ctx.outbox is None:
+            raise RuntimeError("demo activity needs the outbox")
+        outbox = ctx.outbox
+        rng = random.Random()
+        if ctx.store is not None and not await ctx.store.run(
+            lambda db: db.execute("SELECT 1 FROM outbox WHERE kind = 'demo.homework_grade' LIMIT 1").fetchone()
+        ):
+            await asyncio.gather(*(outbox.append("demo.homework_grade", self._answer(rng)) for _ in range(self.backlog)))
+        while True:
+            ctx.heartbeat()
+            await asyncio.sleep(self.every_s)
+            with contextlib.suppress(OutboxFull):
+                for _ in range(rng.randrange(1, 4)):
+                    await outbox.append("demo.homework_grade", self._answer(rng))
+
+
+register_scenario(
+    DemoScenario(
+        "class activity",
+        "300 graded homework answers plus a trickle, synced to a county receiver on this machine",
+        components=lambda: [DemoClassActivity()],
     )
 )
 
@@ -71,22 +122,87 @@ def demo_config(data_dir: Path, port: int) -> dict[str, Any]:
     return raw
 
 
+class CountyStack:
+    """The demo's broker and county receiver: mosquitto when installed, else amqtt (MQTT 3.1.1 only)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.db_url = f"sqlite:///{data_dir / 'county.db'}"
+        self.mqtt5 = mosquitto_path() is not None
+        self.broker_name = "mosquitto (MQTT 5)" if self.mqtt5 else "embedded amqtt (MQTT 3.1.1)"
+        self._mosquitto: Mosquitto | None = None
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self.url = ""
+
+    def start(self) -> None:
+        log = open(self.data_dir / "county.log", "ab")
+        if self.mqtt5:
+            self._mosquitto = Mosquitto(workdir=self.data_dir / "mosquitto").start()
+            self.url = self._mosquitto.url
+        else:
+            port = free_port()
+            proc = subprocess.Popen([sys.executable, "-m", "sync.embedded_broker", "--port", str(port)],
+                                    stdout=log, stderr=log)
+            self._procs.append(proc)
+            wait_port(port, 15, proc)
+            self.url = f"mqtt://127.0.0.1:{port}"
+        args = ["--protocol", "mqtt5"] if self.mqtt5 else ["--protocol", "mqtt311", "--shared-group", ""]
+        self._procs.append(subprocess.Popen(
+            [sys.executable, "-m", "cloud_receiver.cli", "serve", "--broker", self.url, "--db", self.db_url, *args],
+            stdout=log, stderr=log,
+        ))
+        log.close()
+
+    def stop(self) -> None:
+        for proc in reversed(self._procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        if self._mosquitto is not None:
+            self._mosquitto.stop()
+
+    def sync_config(self) -> dict[str, Any]:
+        return {"enabled": True, "broker_url": self.url, "protocol": "mqtt5" if self.mqtt5 else "mqtt311",
+                "batch_max_age_s": 2.0, "heartbeat_interval_s": 15.0, "reconnect_max_s": 10.0}
+
+
+@contextlib.contextmanager
+def county_stack(data_dir: Path) -> Iterator[CountyStack]:
+    stack = CountyStack(data_dir)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
 async def run_demo(
     seconds: float | None, port: int, data_dir: Path, out: Callable[[str], None] = print
 ) -> int:
-    loaded = load_raw(demo_config(data_dir, port), source="built-in demo")
-    daemon = Daemon(loaded)
-    stop = asyncio.Event()
-    install_stop_signals(stop)
-    task = asyncio.create_task(daemon.run(stop))
-    ready = asyncio.create_task(daemon.ready.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        ready.cancel()
-        return task.result()
-    out(f"Classroom Edge demo: kiosk at http://127.0.0.1:{port}/  (data in {data_dir})")
-    out("Simulated: " + "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS))
-    out(f"Technician view: classroom tui --url http://127.0.0.1:{port}   Stop with Ctrl-C.")
-    if seconds is not None:
-        asyncio.get_running_loop().call_later(seconds, stop.set)
-    return await task
+    started = time.monotonic()
+    with county_stack(data_dir) as county:
+        raw = demo_config(data_dir, port)
+        raw["sync"] = county.sync_config()
+        loaded = load_raw(raw, source="built-in demo")
+        extra = [c for s in SCENARIOS if s.components for c in s.components()]
+        daemon = Daemon(loaded, extra_components=extra)
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        task = asyncio.create_task(daemon.run(stop))
+        ready = asyncio.create_task(daemon.ready.wait())
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            ready.cancel()
+            return task.result()
+        out(f"Classroom Edge demo: kiosk at http://127.0.0.1:{port}/  (data in {data_dir})")
+        out("Simulated: " + "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS))
+        out(f"County side: broker {county.broker_name} at {county.url}; receiver storing into {county.db_url}")
+        out(f"Compare: classroom outbox-stats --data-dir {data_dir} --json   and   "
+            f"classroom-cloud device-stats {loaded.config.device.id} --db {county.db_url} --json")
+        out(f"Technician view: classroom tui --url http://127.0.0.1:{port}   Stop with Ctrl-C.")
+        if seconds is not None:
+            asyncio.get_running_loop().call_later(max(0.0, seconds - (time.monotonic() - started)), stop.set)
+        return await task

@@ -27,6 +27,8 @@ from sync.mqtt import BrokerAddress, MqttSession, SessionEvent, bridge
 from sync.outbox import Outbox, PendingRecord
 
 STATUS_EVERY_S = 2.0
+HELLO_RETRY_MIN_S = 2.0
+HELLO_RETRY_MAX_S = 60.0  # a county receiver outage must not turn 2,000 boxes into a hello storm
 PURGE_EVERY_S = 3600.0
 CONNECT_TIMEOUT_S = 10.0
 
@@ -65,6 +67,7 @@ class SyncLink(Component):
         self._sent_times: deque[float] = deque()
         self._offline_since = time.monotonic()
         self._alerted: set[str] = set()
+        self._hello_acked = False
         outbox.on_append(self._appended)
 
     def _topic(self, direction: str, name: str) -> str:
@@ -172,10 +175,13 @@ class SyncLink(Component):
         session.subscribe([self._topic("down", "ack"), self._topic("down", "cmd")])
         session.publish(self._topic("up", "status"), protocol.dumps(
             {"online": True, "device": self.device_id, "boot": self.outbox.boot_id, "ts": time.time()}), retain=True)
-        await self._hello(session)
         await self._heartbeat(session)
+        # Batches wait for a hello ack: without a receiver listening they would vanish at the broker.
+        self._hello_acked = False
+        await self._hello(session)
+        last_hello = last_heartbeat = time.monotonic()
+        hello_retry = HELLO_RETRY_MIN_S
         cursor = 0
-        last_heartbeat = time.monotonic()
         self._inflight.clear()
         while True:
             ctx.heartbeat()
@@ -187,13 +193,23 @@ class SyncLink(Component):
                     cursor = await self._on_message(ctx, session, event, cursor)
             now = time.monotonic()
             if any(now - f.sent_at > self.cfg.ack_timeout_s for f in self._inflight.values()):
-                ctx.log.warning("no ack for %d batch(es) within %.0f s; resending from the oldest pending record",
+                ctx.log.warning("no ack for %d batch(es) within %.0f s; asking the receiver what it has",
                                 len(self._inflight), self.cfg.ack_timeout_s)
                 self.batches_resent += len(self._inflight)
                 self._inflight.clear()
-                cursor = 0
+                self._hello_acked = False
+                await self._hello(session)
+                last_hello = now
             wait = 1.0
-            if len(self._inflight) < self.cfg.max_inflight_batches and self._budget_left():
+            if not self._hello_acked:
+                if now - last_hello >= hello_retry:
+                    await self._hello(session)
+                    last_hello = now
+                    hello_retry = min(HELLO_RETRY_MAX_S, hello_retry * 2)
+                wait = last_hello + hello_retry - now
+            else:
+                hello_retry = HELLO_RETRY_MIN_S
+            if self._hello_acked and len(self._inflight) < self.cfg.max_inflight_batches and self._budget_left():
                 sent, cursor, wait = await self._maybe_send(session, cursor)
                 if sent:
                     continue
@@ -230,6 +246,7 @@ class SyncLink(Component):
             if cmd.get("type") == "resync":
                 ctx.log.info("receiver asked for a resync")
                 self._inflight.clear()
+                self._hello_acked = False
                 await self._hello(session)
                 return 0
             return cursor
@@ -247,6 +264,11 @@ class SyncLink(Component):
 
         await self.outbox.store.run(apply)
         self.last_ack_at = time.time()
+        if ack.reply_to == "hello":
+            # The receiver's view is now merged: (re)send everything still pending, from the start.
+            self._hello_acked = True
+            self._inflight.clear()
+            return 0
         done = set(protocol.iter_ranges(ack.committed)) | {seq for seq, _ in rejected}
         for first, flight in list(self._inflight.items()):
             if flight.seqs <= done:
