@@ -193,6 +193,22 @@ class Store:
             if stop:
                 return
 
+    def _execute_alone(self, job: _Job) -> tuple[bool, object]:
+        conn = self._db.conn
+        try:
+            value = job.fn(self._db)
+        except Exception as exc:
+            conn.execute("ROLLBACK")
+            return False, exc
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("store: commit failed: %s", exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return False, exc
+        return True, value
+
     def _execute_group(self, group: list[_Job]) -> list[tuple[bool, object]]:
         conn = self._db.conn
         outcomes: list[tuple[bool, object]] = []
@@ -200,6 +216,8 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             return [(False, exc)] * len(group)
+        if len(group) == 1:  # alone in its transaction: no savepoint needed to isolate a failure
+            return [self._execute_alone(group[0])]
         for job in group:
             conn.execute("SAVEPOINT job")
             try:

@@ -170,6 +170,10 @@ class Outbox:
         """A record with no domain row of its own (telemetry, events): its own durable transaction."""
         return await self.store.run(lambda db: self.add(db, kind, payload))
 
+    async def append_many(self, kind: str, payloads: list[dict[str, Any]]) -> list[int]:
+        """Several records in one transaction (a lesson's per-student aggregates): one fsync for all."""
+        return await self.store.run(lambda db: [self.add(db, kind, p) for p in payloads])
+
     def on_append(self, listener: Callable[[], None]) -> None:
         """``listener`` runs on the store's writer thread after each add; keep it tiny and thread-safe."""
         self._listeners.append(listener)
