@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, RichLog, Static, TabbedContent
 
-from appliance.tui.app import AsciiFilter, TechnicianApp, plain_from_env
+from appliance.tui.app import AsciiFilter, TechnicianApp, _human_bytes, _human_duration, plain_from_env
 from appliance.tui.client import DaemonClient, DaemonUnreachable
 
-from conftest import DemoProcess, free_port
+from conftest import DemoProcess, free_port, get_json
 
 SIZE = (120, 40)
 LINE_GLYPHS = re.compile("[\u2500-\u259f]")
@@ -132,7 +134,7 @@ async def test_closed_port_shows_banner_and_keeps_running(artifacts_dir: Path) -
         assert f"daemon not reachable at {url}: connection refused" in text
         assert "UNREACHABLE" in static_text(app, "#status")
         # Every key still works without a daemon; nothing crashes.
-        for key in ("t", "R", "r", "2", "3", "4", "l", "1"):
+        for key in ("t", "R", "r", "2", "3", "4", "5", "l", "1"):
             await pilot.press(key)
         await pilot.pause(2.5)  # at least one more retry round
         assert app.is_running and banner.display
@@ -196,7 +198,7 @@ async def test_plain_mode_draws_no_line_graphics() -> None:
     app = TechnicianApp(f"http://127.0.0.1:{free_port()}", plain=True)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.query_one("#banner").display, within=10, what="banner")
-        for key in ("1", "2", "3", "4"):
+        for key in ("1", "2", "3", "4", "5"):
             await pilot.press(key)
             await pilot.pause(0.1)
             svg = app.export_screenshot()
@@ -217,3 +219,103 @@ async def test_client_errors_are_one_clear_sentence() -> None:
     async with DaemonClient(url, timeout=2.0) as client:
         with pytest.raises(DaemonUnreachable, match=r"daemon not reachable at .*: connection refused"):
             await client.health()
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["colour", "plain"])
+async def test_sync_tab_shows_the_link_and_outbox(demo_daemon: DemoProcess, artifacts_dir: Path,
+                                                  plain: bool) -> None:
+    app = TechnicianApp(demo_daemon.url, plain=plain)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        assert app.query_one("#tabs", TabbedContent).active == "sync"
+        table = app.query_one("#sync-table", DataTable)
+
+        def drained() -> bool:  # the demo sends ~300 records at start-up, then a few every few seconds
+            return bool(app.sync_info and app.sync_info.get("state") == "online" and table.display
+                        and cell(app, "#sync-table", "pending", "value") == "0"
+                        and int(cell(app, "#sync-table", "acked", "value")) > 0)
+
+        await until(pilot, drained, within=30, what="sync online with nothing pending")
+        header = static_text(app, "#sync-link")
+        assert "ONLINE" in header and "mqtt://" in header and "Last error: none" in header
+        assert cell(app, "#sync-table", "quota_state", "value") == "ok"
+        assert cell(app, "#sync-table", "throttled", "value") == "no"
+        assert cell(app, "#sync-table", "dead_letter", "value") == "0"
+        assert cell(app, "#sync-table", "last_ack", "value").endswith(")") and " ago " in cell(
+            app, "#sync-table", "last_ack", "value")
+
+        # The same figures as GET /api/sync. Records keep arriving, so compare until one answer and the
+        # screen agree (both follow the link's report every ~2 s).
+        deadline = time.monotonic() + 20
+        while True:
+            api = await asyncio.to_thread(get_json, demo_daemon.url + "/api/sync")
+            shown = (cell(app, "#sync-table", "epoch", "value"), cell(app, "#sync-table", "last_seq", "value"))
+            if shown == (api["epoch"], str(api["last_seq"])):
+                break
+            assert time.monotonic() < deadline, f"TUI shows {shown}, GET /api/sync says {api}"
+            await pilot.pause(0.2)
+        assert api["configured"] is True and api["state"] == "online"
+        assert api["broker"] in static_text(app, "#sync-link")
+        await pilot.pause(0.2)
+        if plain:
+            svg = app.export_screenshot()
+            assert not LINE_GLYPHS.findall(svg), sorted(set(LINE_GLYPHS.findall(svg)))
+        else:
+            app.save_screenshot("tui-sync.svg", str(artifacts_dir))
+
+
+class EventsOnlyApp(TechnicianApp):
+    """Never calls GET /api/sync: whatever the Sync tab shows came from "sync.status" events."""
+
+    def refresh_sync(self) -> None:  # type: ignore[override]
+        return None
+
+
+async def test_sync_tab_follows_sync_status_events(demo_daemon: DemoProcess) -> None:
+    app = EventsOnlyApp(demo_daemon.url, plain=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: app.query_one("#sync-table").display, within=15, what="a sync.status event")
+        assert app.sync_info is not None and app.sync_info["configured"] is True
+        first_ts = app.sync_info["ts"]
+        assert cell(app, "#sync-table", "epoch", "value") == app.sync_info["epoch"]
+        await until(pilot, lambda: app.sync_info is not None and app.sync_info["ts"] > first_ts, within=10,
+                    what="the next sync.status event")
+        assert "ONLINE" in static_text(app, "#sync-link") or "CONNECTING" in static_text(app, "#sync-link")
+
+
+async def test_sync_tab_when_sync_is_not_configured() -> None:
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "components": {}, "boot_id": "b0", "version": "0",
+                                  "config_errors": []})
+
+    async def sync(request: web.Request) -> web.Response:
+        return web.json_response({"configured": False})
+
+    api = web.Application()
+    api.router.add_get("/api/health", health)
+    api.router.add_get("/api/sync", sync)
+    runner = web.AppRunner(api)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        app = TechnicianApp(f"http://127.0.0.1:{port}", plain=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("5")
+            await until(pilot, lambda: "not configured" in static_text(app, "#sync-link"), within=10,
+                        what="not-configured note")
+            assert ("Sync not configured ([sync] enabled = false): results are kept in the local outbox"
+                    in static_text(app, "#sync-link"))
+            assert not app.query_one("#sync-table").display
+    finally:
+        await runner.cleanup()
+
+
+def test_human_sizes_and_ages() -> None:
+    assert _human_bytes(308) == "308 B"
+    assert _human_bytes(12602) == "12.3 KB (12602 bytes)"
+    assert _human_bytes(5 * 2**20) == "5.0 MB (5242880 bytes)"
+    assert _human_duration(3.4) == "3 s"
+    assert _human_duration(125) == "2 min 5 s"
+    assert _human_duration(3 * 3600 + 120) == "3 h 2 min"

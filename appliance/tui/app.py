@@ -3,7 +3,8 @@
 A Textual app that talks to the daemon only through its local HTTP API (docs/api.md), via
 :mod:`appliance.tui.client`. It never imports daemon internals (an import-linter contract checks this).
 
-Tabs: 1 Components, 2 Log, 3 Configuration, 4 Self-test. All network I/O runs in async workers; when the
+Tabs: 1 Components, 2 Log, 3 Configuration, 4 Self-test, 5 Sync (the link to the county and the outbox
+behind it, from ``GET /api/sync`` and the ``sync.status`` events). All network I/O runs in async workers; when the
 daemon is unreachable a banner says so and the app keeps retrying (health every 2 s, the event socket with
 backoff), so it survives daemon restarts.
 
@@ -22,7 +23,7 @@ import time
 import unicodedata
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from rich.segment import Segment
 from rich.text import Text
@@ -45,6 +46,7 @@ from appliance.tui.client import (
     Health,
     LogLine,
     SelfTest,
+    SyncInfo,
 )
 
 __all__ = ["DEFAULT_URL", "TechnicianApp", "plain_from_env", "run_tui"]
@@ -53,7 +55,10 @@ HEALTH_INTERVAL_S = 2.0
 WS_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0)
 MAX_LOG_LINES = 5000
 
-TABS = ("components", "log", "config", "selftest")
+TABS = ("components", "log", "config", "selftest", "sync")
+TAB_TITLES = ("Components", "Log", "Configuration", "Self-test", "Sync")
+# The sync link has not reported for this long although the daemon answers: say so on the Sync tab.
+SYNC_STALE_S = 10.0
 
 STATE_STYLES: Mapping[str, str] = {
     "ok": "bold green",
@@ -70,6 +75,12 @@ LEVEL_STYLES: Mapping[str, str] = {
     "ERROR": "bold red",
     "CRITICAL": "bold white on red",
 }
+SYNC_STATE_STYLES: Mapping[str, str] = {
+    "online": "bold black on green",
+    "connecting": "bold black on yellow",
+    "offline": "bold white on red",
+}
+QUOTA_STYLES: Mapping[str, str] = {"ok": "bold green", "warning": "bold yellow", "full": "bold white on red"}
 # The log filter cycles through these minimum levels (None = everything).
 LEVEL_FILTERS: tuple[str | None, ...] = (None, "INFO", "WARNING", "ERROR")
 
@@ -105,6 +116,46 @@ def _fmt_value(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         return str(value)
+
+
+def _human_bytes(n: int) -> str:
+    """``308 B``, ``12.3 KB (12602 bytes)``, ``4.0 MB (4194304 bytes)`` (1 KB = 1024 bytes, as the outbox alert)."""
+    if n < 1024:
+        return f"{n} B"
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit} ({n} bytes)"
+    return f"{n} B"  # not reached
+
+
+def _human_duration(seconds: float) -> str:
+    """``3 s``, ``2 min 5 s``, ``1 h 3 min``, ``2 d 4 h``."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _state_text(state: str) -> Text:
@@ -259,6 +310,14 @@ TabPane {
 #selftest-result {
     height: auto;
 }
+#sync-link {
+    height: auto;
+    padding: 0 1;
+    margin-bottom: 1;
+}
+#sync-table {
+    height: 1fr;
+}
 ConfirmScreen {
     align: center middle;
 }
@@ -349,6 +408,7 @@ class TechnicianApp(App[int]):
         Binding("2", "show_tab('log')", "Log"),
         Binding("3", "show_tab('config')", "Config"),
         Binding("4", "show_tab('selftest')", "Self-test"),
+        Binding("5", "show_tab('sync')", "Sync"),
         Binding("r", "refresh", "Refresh"),
         Binding("t", "selftest", "Test"),
         Binding("R", "restart", "Restart", key_display="R"),
@@ -379,6 +439,12 @@ class TechnicianApp(App[int]):
         self.selected: str | None = None
         self.selftest_results: dict[str, SelfTest] = {}
         self._health_in_flight = False
+        self.sync_info: SyncInfo | None = None
+        self.sync_error: str | None = None
+        self.sync_updated: float | None = None  # time.time() of the last answer or event
+        self._sync_received_mono = 0.0  # when sync_info arrived (to age last_ack_at without clock skew)
+        self._sync_ts_changed_mono = 0.0  # when the link's own ts last moved on
+        self._sync_in_flight = False
         self._ascii_filter = AsciiFilter()
 
     # ------------------------------------------------------------------ layout
@@ -401,6 +467,9 @@ class TechnicianApp(App[int]):
                 yield DataTable(id="selftest-table", cursor_type="row")
                 with VerticalScroll(id="selftest-side"):
                     yield Static(self._selftest_placeholder(), id="selftest-result")
+            with TabPane("5 Sync", id="sync"):
+                yield Static(Text("Loading sync status...", style="dim"), id="sync-link")
+                yield DataTable(id="sync-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -426,10 +495,16 @@ class TechnicianApp(App[int]):
         st.add_column("Kind", key="kind")
         st.add_column("State", key="state")
         st.add_column("Last test", key="last_test")
+        sync = self.query_one("#sync-table", DataTable)
+        sync.add_column("Figure", key="figure")
+        sync.add_column("Value", key="value")
+        sync.add_column("Meaning", key="meaning")
+        sync.display = False
         self._render_log_filter()
         comp.focus()
         self.refresh_health()
         self.load_config()
+        self.refresh_sync()
         self.event_stream()
         self.set_interval(HEALTH_INTERVAL_S, self._tick)
 
@@ -454,8 +529,8 @@ class TechnicianApp(App[int]):
     # ------------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Refresh", "Fetch health and configuration now (r)", self.action_refresh)
-        for tab, title in zip(TABS, ("Components", "Log", "Configuration", "Self-test"), strict=True):
+        yield SystemCommand("Refresh", "Fetch health, configuration and sync status now (r)", self.action_refresh)
+        for tab, title in zip(TABS, TAB_TITLES, strict=True):
             yield SystemCommand(f"Show {title}", f"Switch to the {title} tab",
                                 lambda tab=tab: self.action_show_tab(tab))
         yield SystemCommand("Cycle log level filter", "Show only lines at or above a level (l)",
@@ -470,12 +545,13 @@ class TechnicianApp(App[int]):
     def action_show_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
         focus_target = {"components": "#components-table", "log": "#log-view", "config": "#config-table",
-                        "selftest": "#selftest-table"}[tab]
+                        "selftest": "#selftest-table", "sync": "#sync-table"}[tab]
         self.query_one(focus_target).focus()
 
     def action_refresh(self) -> None:
         self.refresh_health()
         self.load_config()
+        self.refresh_sync()
         self.notify("Refreshing...", timeout=1.5)
 
     def action_selftest(self) -> None:
@@ -540,6 +616,8 @@ class TechnicianApp(App[int]):
             self._select_row("#selftest-table", self.selected)
         if pane == "components" and self.selected:
             self._select_row("#components-table", self.selected)
+        if pane == "sync":
+            self.refresh_sync()
 
     def _current_component(self) -> str | None:
         active = self.query_one("#tabs", TabbedContent).active
@@ -568,6 +646,7 @@ class TechnicianApp(App[int]):
     # ------------------------------------------------------------------ health
     def _tick(self) -> None:
         self.refresh_health()
+        self.refresh_sync()
         if self.config_info is None and self.reachable:
             self.load_config()
 
@@ -713,6 +792,178 @@ class TechnicianApp(App[int]):
                     table.update_cell(name, column, value, update_width=True)
             else:
                 table.add_row(*cells.values(), key=name)
+
+    # ------------------------------------------------------------------ sync
+    @work(group="sync")
+    async def refresh_sync(self) -> None:
+        if self._sync_in_flight or self.client is None:
+            return
+        self._sync_in_flight = True
+        try:
+            info = await self.client.sync()
+        except DaemonError as exc:
+            self.sync_error = str(exc)
+            self._render_sync()
+            return
+        finally:
+            self._sync_in_flight = False
+        self._apply_sync(info)
+
+    def _apply_sync(self, info: SyncInfo) -> None:
+        """Take a ``GET /api/sync`` answer or a ``sync.status`` event (never step back to an older report)."""
+        old = self.sync_info
+        old_ts = _as_float(old.get("ts")) if old else None
+        new_ts = _as_float(info.get("ts"))
+        if old_ts is not None and new_ts is not None and 0 < old_ts - new_ts < 30 and "state" in info:
+            return  # an answer that overtook a newer event; a big step back is a daemon restart: take it
+        now = time.monotonic()
+        if new_ts is None or new_ts != old_ts:
+            self._sync_ts_changed_mono = now
+        self.sync_info = info
+        self.sync_error = None
+        self.sync_updated = time.time()
+        self._sync_received_mono = now
+        try:
+            self._render_sync()
+        except Exception as exc:  # a malformed answer must not take the console down
+            self.log.error(f"could not show sync status {info!r}: {exc!r}")
+
+    def _last_ack_age(self, info: SyncInfo) -> float | None:
+        """Seconds since the county's last ack, on the daemon's clock (the TUI's clock may differ)."""
+        ack = _as_float(info.get("last_ack_at"))
+        if ack is None:
+            return None
+        ts = _as_float(info.get("ts"))
+        if ts is None:
+            return max(0.0, time.time() - ack)
+        return max(0.0, ts - ack) + max(0.0, time.monotonic() - self._sync_received_mono)
+
+    def _render_sync(self) -> None:
+        header = self.query_one("#sync-link", Static)
+        table = self.query_one("#sync-table", DataTable)
+        info = self.sync_info
+        if info is None:
+            header.update(Text(f"Sync status not available: {self.sync_error}", style="bold red")
+                          if self.sync_error else Text("Loading sync status...", style="dim"))
+            table.display = False
+            return
+        stale = self._sync_stale_note()
+        if not info.get("configured"):
+            text = Text("Sync not configured ([sync] enabled = false): results are kept in the local outbox",
+                        style="bold yellow")
+            text.append("\nSet [sync] enabled = true and a broker in the configuration (tab 3) to send them "
+                        "to the county.", style="dim")
+            if stale:
+                text.append("\n" + stale, style="bold red")
+            header.update(text)
+            table.display = False
+            return
+        if "state" not in info:
+            text = Text("The sync link has not reported yet ", style="bold yellow")
+            text.append("(it reports every 2 s once started; see its state on tab 1).", style="dim")
+            if stale:
+                text.append("\n" + stale, style="bold red")
+            header.update(text)
+            table.display = False
+            return
+        header.update(self._sync_header(info, stale))
+        for key, label, value, meaning in self._sync_rows(info):
+            if RowKey(key) in table.rows:
+                table.update_cell(key, "value", value, update_width=True)
+            else:
+                table.add_row(Text(label, style="bold"), value, Text(meaning, style="dim"), key=key)
+        table.display = True
+
+    def _sync_stale_note(self) -> str | None:
+        if self.sync_error:
+            when = f" (last update {_clock(self.sync_updated)})" if self.sync_updated else ""
+            return f"Figures may be out of date{when}: {self.sync_error}"
+        info = self.sync_info
+        if info and "state" in info:
+            quiet = time.monotonic() - self._sync_ts_changed_mono
+            if quiet > SYNC_STALE_S:
+                return (f"The sync link has not reported for {_human_duration(quiet)}: is the sync component "
+                        "running? (tab 1)")
+        return None
+
+    def _sync_header(self, info: SyncInfo, stale: str | None) -> Text:
+        state = str(info.get("state") or "unknown")
+        text = Text()
+        text.append("County link  ", style="bold")
+        text.append(f" {state.upper()} ", style=SYNC_STATE_STYLES.get(state, "bold magenta"))
+        text.append(f"  {info.get('broker') or '(no broker)'}", style="bold")
+        text.append(f"  ({info.get('protocol') or '?'})", style="cyan")
+        pending = _as_int(info.get("pending")) or 0
+        dead = _as_int(info.get("dead_letter")) or 0
+        text.append("\n")
+        if pending == 0:
+            text.append(f"All results delivered: {_as_int(info.get('acked')) or 0} acked, nothing pending.",
+                        style="green")
+        else:
+            age = _as_float(info.get("oldest_pending_age_s"))
+            oldest = f", oldest waiting {_human_duration(age)}" if age is not None else ""
+            text.append(f"{pending} records waiting to be sent "
+                        f"({_human_bytes(_as_int(info.get('pending_bytes')) or 0)}{oldest}).", style="yellow")
+        if dead:
+            text.append(f"  {dead} rejected by the county (dead letters).", style="bold red")
+        if info.get("throttled"):
+            text.append("\nUplink throttled: a live dual-teacher lesson is limiting the uplink.", style="yellow")
+        text.append("\nLast error: ", style="bold")
+        error = info.get("last_error")
+        text.append(str(error) if error else "none", style="red" if error else "dim")
+        ts = _as_float(info.get("ts"))
+        text.append(f"\nReported {_clock(ts) if ts else '?'}. Figures are named as in "
+                    "`classroom outbox-stats`; r refreshes.", style="dim")
+        if stale:
+            text.append("\n" + stale, style="bold red")
+        return text
+
+    def _sync_rows(self, info: SyncInfo) -> list[tuple[str, str, Text, str]]:
+        def num(key: str) -> int | None:
+            return _as_int(info.get(key))
+
+        def plain(value: object) -> Text:
+            return Text("-", style="dim") if value is None else Text(str(value))
+
+        pending, dead = num("pending"), num("dead_letter")
+        age = _as_float(info.get("oldest_pending_age_s"))
+        if age is None:
+            age_text = Text("- (nothing pending)", style="dim")
+        else:
+            age_text = Text(f"{age:.1f} s" + (f" ({_human_duration(age)})" if age >= 60 else ""),
+                            style="yellow" if age >= 60 else "")
+        size = num("pending_bytes")
+        quota = str(info.get("quota_state") or "?")
+        ack_age = self._last_ack_age(info)
+        ack_at = _as_float(info.get("last_ack_at"))
+        if ack_age is None or ack_at is None:
+            ack_text = Text("never", style="yellow")
+        else:
+            ack_text = Text(f"{_human_duration(ack_age)} ago", style="bold")
+            ack_text.append(f" (at {_clock(ack_at)})", style="dim")
+        throttled = bool(info.get("throttled"))
+        return [
+            ("epoch", "epoch", plain(info.get("epoch")),
+             "outbox generation; a new store starts a new epoch at seq 1"),
+            ("last_seq", "last_seq", plain(num("last_seq")), "sequence number of the newest record"),
+            ("pending", "pending",
+             Text(str(pending), style="yellow" if pending else "green") if pending is not None else plain(None),
+             "records not yet acknowledged by the county"),
+            ("acked", "acked", plain(num("acked")), "records the county has acknowledged"),
+            ("oldest_pending_age_s", "oldest_pending_age_s", age_text, "age of the oldest pending record"),
+            ("dead_letter", "dead_letter",
+             Text(str(dead), style="bold red" if dead else "") if dead is not None else plain(None),
+             "records the county rejected (kept in outbox_dead_letter)"),
+            ("pending_bytes", "pending_bytes", plain(_human_bytes(size) if size is not None else None),
+             "size of the pending records"),
+            ("quota_state", "quota_state", Text(quota, style=QUOTA_STYLES.get(quota, "bold magenta")),
+             "ok | warning (near the quota) | full (low-priority records refused)"),
+            ("inflight_batches", "inflight_batches", plain(num("inflight_batches")),
+             "batches sent and waiting for an ack"),
+            ("throttled", "throttled", Text("yes", style="bold yellow") if throttled else Text("no", style="dim"),
+             "a live dual-teacher lesson is limiting the uplink"),
+            ("last_ack", "last ack", ack_text, "when the county last acknowledged a batch"),
+        ]
 
     # ------------------------------------------------------------------ config
     @work(exclusive=True, group="config")
@@ -896,6 +1147,10 @@ class TechnicianApp(App[int]):
             )
             self._update_component_row(name)
             self._render_status()
+        elif topic == "sync.status":
+            report = {key: value for key, value in event.items() if key != "topic"}
+            report["configured"] = True  # only a configured link reports
+            self._apply_sync(cast(SyncInfo, report))
         elif topic == "device.alert":
             level = {"critical": "CRITICAL", "warning": "WARNING"}.get(str(event.get("severity")), "INFO")
             state = "" if event.get("active", True) else " (cleared)"

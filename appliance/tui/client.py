@@ -11,7 +11,7 @@ import errno
 import json
 import socket
 from collections.abc import AsyncIterator
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, Required, TypedDict, cast
 
 import aiohttp
 
@@ -60,6 +60,28 @@ class SelfTest(TypedDict):
     ok: bool
     detail: str
     data: dict[str, Any]
+
+
+class SyncInfo(TypedDict, total=False):
+    """``GET /api/sync``: ``configured`` always; the rest once the sync link has reported (``sync.status``)."""
+
+    configured: Required[bool]
+    state: str  # "online" | "offline" | "connecting"
+    broker: str
+    protocol: str
+    epoch: str
+    last_seq: int
+    pending: int
+    acked: int
+    dead_letter: int
+    oldest_pending_age_s: float | None
+    pending_bytes: int
+    quota_state: str  # "ok" | "warning" | "full"
+    inflight_batches: int
+    throttled: bool
+    last_ack_at: float | None
+    last_error: str | None
+    ts: float
 
 
 class DaemonError(Exception):
@@ -199,6 +221,13 @@ class DaemonClient:
         data.setdefault("detail", "")
         data["ok"] = bool(data.get("ok"))
         return cast(SelfTest, data)
+
+    async def sync(self) -> SyncInfo:
+        """The sync link to the county and its outbox (``GET /api/sync``)."""
+        data = self._expect_dict(await self._request("GET", "/api/sync"), "GET /api/sync")
+        data.pop("topic", None)
+        data["configured"] = bool(data.get("configured"))
+        return cast(SyncInfo, data)
 
     async def restart(self, name: str) -> dict[str, Any]:
         path = f"/api/components/{_quote(name)}/restart"
