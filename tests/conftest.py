@@ -57,6 +57,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.2):
 class DemoProcess:
     def __init__(self, port: int, data_dir: Path, seconds: int = 900) -> None:
         self.port = port
+        self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = data_dir / "demo.log"
         self._log = open(self.log_path, "wb")
