@@ -147,7 +147,8 @@ class Outbox:
     def add(self, db: sqlite_utils.Database, kind: str, payload: dict[str, Any], ts: float | None = None) -> int:
         """Append one record inside the caller's transaction (call it from a ``store.run`` function)."""
         spec = kind_of(kind)
-        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        # Refuse NaN/Infinity here, where the feature can still fix it, not at the county's quarantine.
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         if spec.priority != CRITICAL and self._over_quota_for(spec.priority):
             self.refused += 1
             if self.refused in (1, 10, 100) or self.refused % 1000 == 0:

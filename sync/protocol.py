@@ -80,15 +80,17 @@ def record_dict(seq: int, kind: str, v: int, ts: float, boot: str, mono: float, 
 
 
 def encode_batch(device: str, epoch: str, records: list[dict[str, Any]]) -> bytes:
+    seqs = [r["seq"] for r in records]
     body = {
         "v": ENVELOPE_VERSION,
         "device": device,
         "epoch": epoch,
-        "first_seq": records[0]["seq"],
-        "last_seq": records[-1]["seq"],
+        "first_seq": min(seqs),
+        "last_seq": max(seqs),
         "records": records,
     }
-    return zlib.compress(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), 6)
+    # allow_nan=False: NaN/Infinity are not JSON and a county database may not store them.
+    return zlib.compress(json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(), 6)
 
 
 def inflate(data: bytes) -> bytes:

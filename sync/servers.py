@@ -151,13 +151,22 @@ class Postgres:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # fast shutdown
+            self._signal_postmaster(signal.SIGINT)  # fast shutdown
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
+                self._signal_postmaster(signal.SIGKILL)
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def _signal_postmaster(self, sig: signal.Signals) -> None:
+        """Signal postgres itself: runuser does not pass SIGINT on, and killing runuser orphans postgres."""
+        assert self.proc is not None
+        try:
+            os.kill(int((self.datadir / "postmaster.pid").read_text().split()[0]), sig)
+        except (OSError, ValueError, IndexError):
+            self.proc.send_signal(sig)
 
     def __enter__(self) -> Postgres:
         return self.start()

@@ -120,10 +120,13 @@ async def test_quota_tiers_refuse_low_priority_first_and_never_grades(tmp_path: 
     store.close()
 
 
-async def test_unknown_kind_is_a_programming_error(tmp_path: Path) -> None:
+async def test_unknown_kind_and_non_json_numbers_are_refused_at_the_source(tmp_path: Path) -> None:
     store, outbox = make(tmp_path)
     with pytest.raises(KeyError, match=r"register it in sync\.kinds"):
         await outbox.append("no.such.kind", {})
+    with pytest.raises(ValueError, match="JSON"):
+        await outbox.append("loadgen.sample", {"heart_rate": float("nan")})
+    assert (await store.run(outbox.stats))["last_seq"] == 0
     store.close()
 
 
