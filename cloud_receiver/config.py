@@ -6,19 +6,16 @@ key path, the value found, the fix and the line) so a technician reads both the 
 
 from __future__ import annotations
 
-import difflib
 import os
 import socket
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from appliance.config.loader import ConfigError, find_line
-from appliance.config.secrets import looks_like_secret
+from appliance.config.loader import ConfigError, explain, read_toml, secret_errors
+from appliance.config.schema import known_timezone
 
 __all__ = ["BrokerConfig", "ConfigError", "DatabaseConfig", "ReceiverConfig", "load_config", "load_raw"]
 
@@ -109,11 +106,7 @@ class RollupsConfig(Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("not a known IANA time zone, e.g. 'Asia/Shanghai'") from None
-        return v
+        return known_timezone(v)
 
 
 class LoggingConfig(Section):
@@ -133,23 +126,14 @@ class ReceiverConfig(Section):
 # -- loading -------------------------------------------------------------------------------------------
 def load_config(path: Path, overrides: dict[str, Any] | None = None) -> ReceiverConfig:
     """Parse and validate a file; ``overrides`` ({"broker.url": ...}) are command-line flags, applied on top."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: file not found; pass --config with the path of classroom-cloud.toml"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read ({exc}); check the path, permissions and UTF-8 encoding"]) from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}; fix the syntax at that line"]) from None
+    raw, text = read_toml(path, "classroom-cloud.toml")
     return load_raw(raw, overrides, text=text, path=path)
 
 
 def load_raw(
     raw: dict[str, Any], overrides: dict[str, Any] | None = None, text: str | None = None, path: Path | None = None
 ) -> ReceiverConfig:
-    errors = _secret_errors(raw)
+    errors = secret_errors(raw, _secret_remedy)
     data = _deep_copy(raw)
     for key_path, value in (overrides or {}).items():
         node = data
@@ -160,7 +144,8 @@ def load_raw(
     try:
         config = ReceiverConfig.model_validate(data)
     except ValidationError as exc:
-        errors += [_explain(err, text, path, overrides or {}) for err in exc.errors()]
+        flags = dict.fromkeys(overrides or {}, "the command line")
+        errors += [explain(err, ReceiverConfig, text, path, flags) for err in exc.errors()]
     if errors:
         raise ConfigError(errors, raw)
     return config
@@ -170,49 +155,6 @@ def _deep_copy(d: dict[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in d.items()}
 
 
-def _secret_errors(raw: dict[str, Any], prefix: str = "") -> list[str]:
-    errors: list[str] = []
-    for key, value in raw.items():
-        if isinstance(value, dict):
-            errors += _secret_errors(value, f"{prefix}{key}.")
-        elif looks_like_secret(key):
-            secret = MQTT_PASSWORD_SECRET if prefix.startswith("broker") else DATABASE_PASSWORD_SECRET
-            errors.append(
-                f"{prefix}{key}: secrets never go in the config file; remove it and provide credential "
-                f"'{secret}' (systemd LoadCredential= or CLASSROOM_SECRET_{secret.upper().replace('-', '_')})"
-            )
-    return errors
-
-
-def _explain(err: Any, text: str | None, path: Path | None, overrides: dict[str, Any]) -> str:
-    keys = [str(k) for k in err["loc"]]
-    key_path = ".".join(keys) or "(top level)"
-    etype = err["type"]
-    if etype == "extra_forbidden":
-        allowed = _allowed_keys(keys[:-1])
-        close = difflib.get_close_matches(keys[-1], allowed, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        problem = f"unknown key; {hint}allowed here: {', '.join(allowed)}"
-    elif etype == "missing":
-        problem = "required key missing"
-    else:
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        msg = msg[0].lower() + msg[1:] if msg else msg
-        problem = msg if isinstance(err.get("input"), dict) else f"got {err.get('input')!r}; {msg}"
-    if key_path in overrides:
-        where = " (from the command line)"
-    else:
-        line = find_line(text, keys) if text else None
-        where = f" ({path or 'file'}:{line})" if line else ""
-    return f"{key_path}: {problem}{where}"
-
-
-def _allowed_keys(parent: list[str]) -> list[str]:
-    model: type[BaseModel] = ReceiverConfig
-    for part in parent:
-        field = model.model_fields.get(part)
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return sorted(model.model_fields)
+def _secret_remedy(key_path: str) -> str:
+    secret = MQTT_PASSWORD_SECRET if key_path.startswith("broker") else DATABASE_PASSWORD_SECRET
+    return f"provide credential '{secret}' (systemd LoadCredential= or CLASSROOM_SECRET_{secret.upper().replace('-', '_')})"

@@ -12,6 +12,7 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,12 +46,17 @@ class LoadedConfig:
 
 # -- public API --------------------------------------------------------------------------------------
 def load_config(path: Path, environ: dict[str, str] | None = None) -> LoadedConfig:
-    text = _read(path)
+    raw, text = read_toml(path)
+    return load_raw(raw, source=f"file:{path}", text=text, environ=environ, path=path)
+
+
+def read_toml(path: Path, name: str = "classroom.toml") -> tuple[dict[str, Any], str]:
+    """The parsed file and its text (for line numbers); every failure is one ConfigError line."""
+    text = _read(path, name)
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}; fix the syntax at that line"]) from None
-    return load_raw(raw, source=f"file:{path}", text=text, environ=environ, path=path)
 
 
 def load_raw(
@@ -62,7 +68,7 @@ def load_raw(
 ) -> LoadedConfig:
     """Validate an already-parsed dict (the demo builds one in code)."""
     env = dict(os.environ if environ is None else environ)
-    errors = _secret_errors(raw)
+    errors = secret_errors(raw)
     try:
         data, notes = migrate(raw, CURRENT_SCHEMA_VERSION)
     except MigrationError as exc:
@@ -74,7 +80,8 @@ def load_raw(
     try:
         config = AppConfig.model_validate(data)
     except ValidationError as exc:
-        errors += [_explain(err, data, text, path, overrides) for err in exc.errors()]
+        where = {key: f"environment {name}" for key, (_value, name) in overrides.items()}
+        errors += [explain(err, AppConfig, text, path, where) for err in exc.errors()]
     if errors:
         raise ConfigError(errors, raw)
     sources = _sources(config, raw, text, source, path, overrides)
@@ -91,28 +98,31 @@ def check_file(path: Path) -> list[str]:
 
 
 # -- reading -----------------------------------------------------------------------------------------
-def _read(path: Path) -> str:
+def _read(path: Path, name: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([f"{path}: file not found; pass --config with the path of classroom.toml"]) from None
+        raise ConfigError([f"{path}: file not found; pass --config with the path of {name}"]) from None
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not UTF-8 text; save the file as UTF-8"]) from None
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read ({exc.strerror}); check the path and permissions"]) from None
 
 
-def _secret_errors(raw: dict[str, Any], prefix: str = "") -> list[str]:
+DEFAULT_SECRET_REMEDY = "provide it as a systemd credential (LoadCredential=) or a CLASSROOM_SECRET_* environment variable"
+
+
+def secret_errors(
+    raw: dict[str, Any], remedy: Callable[[str], str] = lambda key_path: DEFAULT_SECRET_REMEDY, prefix: str = ""
+) -> list[str]:
+    """One error per key that looks like a secret; ``remedy(key_path)`` says where it belongs instead."""
     errors: list[str] = []
     for key, value in raw.items():
         path = f"{prefix}{key}"
         if isinstance(value, dict):
-            errors += _secret_errors(value, path + ".")
+            errors += secret_errors(value, remedy, path + ".")
         elif looks_like_secret(key):
-            errors.append(
-                f"{path}: secrets never go in the config file; remove it and provide it as a systemd "
-                "credential (LoadCredential=) or a CLASSROOM_SECRET_* environment variable"
-            )
+            errors.append(f"{path}: secrets never go in the config file; remove it and {remedy(path)}")
     return errors
 
 
@@ -145,8 +155,14 @@ def _set_path(data: dict[str, Any], key_path: str, value: Any) -> None:
 
 
 # -- explaining validation errors --------------------------------------------------------------------
-def _explain(err: Any, data: dict[str, Any], text: str | None, path: Path | None, overrides: dict[str, Any]) -> str:
-    keys, model = _clean_loc(tuple(err["loc"]))
+def explain(
+    err: Any, root: type[BaseModel], text: str | None, path: Path | None, overridden: Mapping[str, str]
+) -> str:
+    """One line for one pydantic error: key path, value, what is allowed, and where the value came from.
+
+    ``overridden`` maps key paths set outside the file to a description ("environment X", "the command line").
+    """
+    keys, model = _clean_loc(tuple(err["loc"]), root)
     key_path = ".".join(keys) or "(top level)"
     etype = err["type"]
     if etype == "extra_forbidden":
@@ -158,10 +174,12 @@ def _explain(err: Any, data: dict[str, Any], text: str | None, path: Path | None
         problem = "required key missing"
     else:
         msg = str(err["msg"]).removeprefix("Value error, ")
-        problem = f"got {err.get('input')!r}; {msg[0].lower() + msg[1:] if msg else msg}"
+        msg = msg[0].lower() + msg[1:] if msg else msg
+        # a whole table as "the value" helps nobody: say what is wrong with it
+        problem = msg if isinstance(err.get("input"), dict) else f"got {err.get('input')!r}; {msg}"
     where = ""
-    if key_path in overrides:
-        where = f" (from environment {overrides[key_path][1]})"
+    if key_path in overridden:
+        where = f" (from {overridden[key_path]})"
     elif text is not None:
         line = find_line(text, keys)
         if line:
@@ -169,11 +187,11 @@ def _explain(err: Any, data: dict[str, Any], text: str | None, path: Path | None
     return f"{key_path}: {problem}{where}"
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> tuple[list[str], type[BaseModel] | None]:
+def _clean_loc(loc: tuple[Any, ...], root: type[BaseModel]) -> tuple[list[str], type[BaseModel] | None]:
     """Drop discriminator tags from pydantic's error location and find the model owning the last key."""
     keys: list[str] = []
-    model: type[BaseModel] | None = AppConfig
-    parent: type[BaseModel] | None = AppConfig
+    model: type[BaseModel] | None = root
+    parent: type[BaseModel] | None = root
     i = 0
     while i < len(loc):
         part = str(loc[i])

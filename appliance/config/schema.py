@@ -15,6 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 CURRENT_SCHEMA_VERSION = 1
 
 
+def known_timezone(value: str) -> str:
+    """Validator body shared by every schema that names a time zone."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a known IANA time zone, e.g. 'Asia/Shanghai'") from None
+    return value
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -37,11 +46,7 @@ class DeviceConfig(Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("not a known IANA time zone, e.g. 'Asia/Shanghai'") from None
-        return v
+        return known_timezone(v)
 
 
 class ApiConfig(Section):
