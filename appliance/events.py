@@ -135,3 +135,40 @@ class SyncStatus(Event):
     throttled: bool
     last_ack_at: float | None
     last_error: str | None
+
+
+HeartRateSource = Literal["ble_broadcast", "ble_gatt", "ant"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeartRateSample(Event):
+    """One reading from one band, whichever transport carried it (broadcast, GATT or ANT+).
+
+    ``time`` is when the box received it (unix seconds, from the driver's clock: a simulator in a
+    compressed demo lesson runs its own clock). Raw streams stay on the box; only aggregates sync.
+    """
+
+    topic: ClassVar[str] = "hr.sample"
+    band_id: str
+    time: float
+    bpm: int
+    contact: bool | None
+    rr_ms: tuple[float, ...] = ()
+    energy_kj: int | None = None
+    battery: int | None = None
+    rssi: int | None = None
+    source: HeartRateSource = "ble_broadcast"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeartRateAdapterStatus(Event):
+    """The heart-rate radio's health, for the technician: is the shared scanner alive, what does it hear."""
+
+    topic: ClassVar[str] = "hr.adapter"
+    adapter: str
+    state: Literal["scanning", "restarting", "unavailable", "stopped"]
+    bands_seen: int
+    last_advert_age_s: float | None
+    scanner_restarts: int
+    detail: str | None = None
+    bands: tuple[dict[str, Any], ...] = ()  # {"band_id", "rssi", "battery", "last_seen_s", "source"}

@@ -92,10 +92,39 @@ class PanelSimulatorConfig(Section):
 PanelConfig = Annotated[PanelSerialConfig | PanelSimulatorConfig, Field(discriminator="backend")]
 
 
+class HeartRateBleConfig(Section):
+    """Heart-rate bands over Bluetooth LE: one shared scanner reads broadcasts, a few bands over GATT."""
+
+    backend: Literal["ble"]
+    adapter: str = Field("hci0", description="BlueZ adapter used for scanning (a dedicated USB dongle helps).")
+    gatt_bands: list[str] = Field(
+        default_factory=list, max_length=6,
+        description="Addresses of the few bands that only speak GATT (an adapter holds 3-8 connections).",
+    )
+    silent_restart_s: float = Field(
+        30.0, ge=5, le=600, description="Restart the scanner when nothing was heard for this long during a lesson."
+    )
+
+
+class HeartRateSimulatorConfig(Section):
+    """A simulated class of bands that speaks the real advertisement and GATT bytes through bleak's types."""
+
+    backend: Literal["simulator"]
+    bands: int = Field(45, ge=1, le=80, description="How many students wear a band.")
+    rate_hz: float = Field(1.0, gt=0, le=10, description="Readings per band per second.")
+    time_scale: float = Field(1.0, ge=1, le=60, description="Demo speed-up: 20 runs a 45-minute lesson in 2.25 min.")
+    seed: int = Field(7, description="Random seed, so a demo class is the same class every time.")
+    silent_restart_s: float = Field(30.0, ge=5, le=600, description="As for real adapters.")
+
+
+HeartRateConfig = Annotated[HeartRateBleConfig | HeartRateSimulatorConfig, Field(discriminator="backend")]
+
+
 class DriversConfig(Section):
     """One entry per device family; leave one out when the room does not have that device."""
 
     panel: PanelConfig | None = Field(None, description="Interactive panel control over RS-232.")
+    heart_rate: HeartRateConfig | None = Field(None, description="Heart-rate bands for Smart PE.")
 
 
 PanelInput = Literal["hdmi1", "hdmi2", "hdmi3", "hdmi4", "dp", "pc", "dvi", "av"]
@@ -119,8 +148,32 @@ class PanelControlFeatureConfig(Section):
     )
 
 
+class SmartPeFeatureConfig(Section):
+    """Live heart-rate wall, safety alerts and lesson reports for PE (norms: PE standard 2022)."""
+
+    enabled: bool = Field(False, description="Run Smart PE (needs [drivers.heart_rate]).")
+    target_bpm: tuple[int, int] = Field((140, 160), description="Target band for the class average, in bpm.")
+    moderate_fraction_of_hrmax: float = Field(
+        0.64, gt=0.3, lt=1.0, description="Exercise density counts time at or above this share of HRmax."
+    )
+    zone_edges: list[float] = Field(
+        default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9], min_length=1,
+        description="Zone boundaries as shares of HRmax (zones 1..N+1 on the wall).",
+    )
+    group_density_target: float = Field(0.75, gt=0, le=1, description="Class exercise-density norm.")
+    individual_density_target: float = Field(0.50, gt=0, le=1, description="Per-student exercise-density norm.")
+    high_fraction_of_hrmax: float = Field(0.90, gt=0.5, le=1.0, description="High alert: at or above this...")
+    high_hold_s: float = Field(30.0, gt=0, description="...held this long.")
+    critical_fraction_of_hrmax: float = Field(0.95, gt=0.5, le=1.0, description="Critical alert: at or above this...")
+    critical_bpm: int = Field(200, ge=150, le=240, description="...or above this bpm...")
+    critical_hold_s: float = Field(10.0, gt=0, description="...held this long.")
+    signal_lost_s: float = Field(15.0, gt=0, description="No signal or no skin contact for this long: alert.")
+    lesson_minutes: int = Field(45, ge=10, le=120, description="Planned lesson length, for the timetable and reports.")
+
+
 class FeaturesConfig(Section):
     panel_control: PanelControlFeatureConfig = Field(default_factory=PanelControlFeatureConfig)
+    smart_pe: SmartPeFeatureConfig = Field(default_factory=SmartPeFeatureConfig)
 
 
 class SyncConfig(Section):
