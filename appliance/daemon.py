@@ -49,6 +49,7 @@ class UnavailableComponent(Component):
 
 
 def build_drivers(config: AppConfig) -> list[Component]:
+    """One component per configured device family; a plug-in that fails to import is shown, not fatal."""
     drivers: list[Component] = []
     if config.drivers.panel is not None:
         try:
@@ -58,6 +59,14 @@ def build_drivers(config: AppConfig) -> list[Component]:
         except ImportError as exc:
             log.error("panel driver unavailable: %s", exc)
             drivers.append(UnavailableComponent("panel", "driver", f"driver failed to import: {exc}"))
+    if config.drivers.heart_rate is not None:
+        try:
+            from drivers.heart_rate import HeartRateDriver
+
+            drivers.append(HeartRateDriver(config.drivers.heart_rate))
+        except ImportError as exc:
+            log.error("heart-rate driver unavailable: %s", exc)
+            drivers.append(UnavailableComponent("heart_rate", "driver", f"driver failed to import: {exc}"))
     return drivers
 
 
