@@ -172,3 +172,40 @@ class HeartRateAdapterStatus(Event):
     scanner_restarts: int
     detail: str | None = None
     bands: tuple[dict[str, Any], ...] = ()  # {"band_id", "rssi", "battery", "last_seen_s", "source"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeWallUpdate(Event):
+    """The Smart PE wall's changes since the last update (at most ten a second while a lesson runs).
+
+    Only changed tiles travel, so 60 bands at 4 Hz cost the kiosk a few small messages, not a full wall.
+    ``class_figures`` is sent as ``class`` (a Python keyword cannot be a field name).
+    """
+
+    topic: ClassVar[str] = "pe.wall"
+    lesson_id: str
+    elapsed_s: float
+    class_figures: dict[str, Any]
+    tiles: tuple[dict[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        data["class"] = data.pop("class_figures")
+        data["tiles"] = list(self.tiles)
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeAlertChanged(Event):
+    """A Smart PE safety alert was raised, acknowledged by the teacher, or cleared."""
+
+    topic: ClassVar[str] = "pe.alert"
+    alert_id: str
+    student_id: str
+    label: str
+    kind: Literal["high", "critical", "signal"]
+    state: Literal["active", "acknowledged", "cleared"]
+    message: str
+    raised_at: float
+    acknowledged_at: float | None = None
+    acknowledged_by: str | None = None

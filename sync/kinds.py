@@ -42,3 +42,7 @@ register_kind(RecordKind("device.health", TELEMETRY, 1, "periodic component stat
 register_kind(RecordKind("panel.usage", LOW, 1, "a teacher changed the interactive panel (power, input, volume)"))
 register_kind(RecordKind("demo.homework_grade", CRITICAL, 1, "demo: a graded homework answer (pseudonymous)"))
 register_kind(RecordKind("loadgen.sample", CRITICAL, 1, "tests and benches: a synthetic graded answer"))
+register_kind(RecordKind("pe.lesson_summary", NORMAL, 1, "Smart PE: one lesson's class figures against the norms"))
+register_kind(
+    RecordKind("pe.student_lesson", CRITICAL, 1, "Smart PE: one student's lesson aggregates (pseudonymous; no raw heart rate)")
+)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from appliance.config.schema import AppConfig
 from appliance.features.base import Feature, FeatureInfo
 from appliance.features.panel_control import PanelControl
+from appliance.features.smart_pe import SmartPe
 
 CATALOG: list[FeatureInfo] = [
     FeatureInfo("dual_teacher", "双师课堂", "Dual-teacher classroom", "🎥"),
     FeatureInfo("english_speaking", "英语听说", "English speaking practice", "🗣️"),
     FeatureInfo("homework", "点阵笔作业", "Pen homework & exams", "✍️"),
-    FeatureInfo("smart_pe", "智慧体育", "Smart PE", "❤️"),
+    SmartPe.info,
     FeatureInfo("fitness", "体测计数", "Fitness test counting", "🏃"),
     PanelControl.info,
 ]
@@ -24,4 +25,8 @@ def build_features(config: AppConfig) -> list[Feature]:
     features: list[Feature] = []
     if config.features.panel_control.enabled:
         features.append(PanelControl(config.features.panel_control, panel_present=config.drivers.panel is not None))
+    if config.features.smart_pe.enabled:
+        features.append(
+            SmartPe(config.features.smart_pe, config.device.data_dir, hr_present=config.drivers.heart_rate is not None)
+        )
     return features
