@@ -115,6 +115,7 @@ class HeartRateSimulatorConfig(Section):
     time_scale: float = Field(1.0, ge=1, le=60, description="Demo speed-up: 20 runs a 45-minute lesson in 2.25 min.")
     seed: int = Field(7, description="Random seed, so a demo class is the same class every time.")
     silent_restart_s: float = Field(30.0, ge=5, le=600, description="As for real adapters.")
+    gatt_bands: int = Field(2, ge=0, le=6, description="How many of the bands only speak GATT (the rest broadcast).")
 
 
 HeartRateConfig = Annotated[HeartRateBleConfig | HeartRateSimulatorConfig, Field(discriminator="backend")]
