@@ -49,7 +49,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(run_demo(args.seconds, args.http_port, data_dir))
+    return asyncio.run(run_demo(args.seconds, args.http_port, data_dir, lesson_speed=args.lesson_speed))
 
 
 def _cmd_tui(args: argparse.Namespace) -> int:
@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     demo.add_argument("--http-port", type=int, default=8765)
     demo.add_argument("--data-dir", default="demo-data")
+    demo.add_argument("--lesson-speed", type=float, default=20.0,
+                      help="how much faster than real time the simulated PE lesson runs (20: 45 min in 2.25 min)")
     demo.set_defaults(fn=_cmd_demo)
 
     tui = sub.add_parser("tui", help="technician terminal UI (talks to the daemon's API)")

@@ -25,11 +25,19 @@ from sync.servers import Mosquitto, free_port, mosquitto_path, wait_port
 
 
 @dataclass(frozen=True)
+class DemoOptions:
+    port: int
+    data_dir: Path
+    lesson_speed: float = 20.0
+
+
+@dataclass(frozen=True)
 class DemoScenario:
     name: str
     description: str
-    config: dict[str, Any] = field(default_factory=dict)
-    components: Callable[[], list[Component]] | None = None
+    config: dict[str, Any] | Callable[[DemoOptions], dict[str, Any]] = field(default_factory=dict)
+    components: Callable[[DemoOptions], list[Component]] | None = None
+    prepare: Callable[[DemoOptions], None] | None = None  # before the daemon starts (seed rows, ...)
 
 
 SCENARIOS: list[DemoScenario] = []
@@ -92,7 +100,85 @@ register_scenario(
     DemoScenario(
         "class activity",
         "300 graded homework answers plus a trickle, synced to a county receiver on this machine",
-        components=lambda: [DemoClassActivity()],
+        components=lambda opts: [DemoClassActivity()],
+    )
+)
+
+
+class DemoPeTimetable(Component):
+    """Starts and ends PE lessons through the daemon's own API, as the timetable or a teacher would.
+
+    The heart-rate simulator's lesson clock starts with the daemon, so a lesson started now lines up
+    with its warm-up, intervals, game and cool-down, and with the planted alerts.
+    """
+
+    name = "demo_pe_timetable"
+    kind = "feature"
+
+    def __init__(self, url: str, lesson_real_s: float, break_real_s: float = 0.0) -> None:
+        self.url = url
+        self.lesson_real_s = lesson_real_s
+        self.break_real_s = break_real_s
+
+    async def _sleep(self, ctx: ComponentContext, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            ctx.heartbeat()
+            await asyncio.sleep(min(left, 2.0))
+
+    async def run(self, ctx: ComponentContext) -> None:
+        import aiohttp
+
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            while True:  # wait for the feature and the first bands
+                ctx.heartbeat()
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with http.get(self.url + "/api/pe/bands") as r:
+                        if r.status == 200 and (await r.json())["adapter"].get("bands_seen", 0) > 0:
+                            break
+                await asyncio.sleep(0.5)
+            while True:
+                async with http.post(self.url + "/api/pe/lesson/start", json={"by": "timetable"}) as r:
+                    if r.status not in (200, 409):
+                        raise RuntimeError(f"could not start the PE lesson: {r.status} {await r.text()}")
+                await self._sleep(ctx, self.lesson_real_s)
+                async with http.post(self.url + "/api/pe/lesson/stop", json={"by": "timetable"}) as r:
+                    if r.status not in (200, 409):
+                        raise RuntimeError(f"could not end the PE lesson: {r.status} {await r.text()}")
+                await self._sleep(ctx, self.break_real_s)
+
+
+def _pe_band_ids(opts: DemoOptions) -> list[str]:
+    from drivers.heart_rate import HeartRateSimulator
+
+    return [b.band_id for b in HeartRateSimulator(bands=45, seed=7).bands]
+
+
+def _seed_pe_class(opts: DemoOptions) -> None:
+    from appliance.features.smart_pe.roster import seed_demo_class
+    from appliance.store import Store
+
+    store = Store(opts.data_dir / "classroom.db")
+    try:
+        store.call(lambda db: seed_demo_class(db, _pe_band_ids(opts)))
+    finally:
+        store.close()
+
+
+register_scenario(
+    DemoScenario(
+        "smart PE",
+        "45 heart-rate bands (Polar adverts and GATT, through bleak's own types) in a compressed 45-minute lesson "
+        "with planted alerts, lost contact, a dying battery and a band out of range",
+        config=lambda opts: {
+            # One advert per band every <= 5 lesson-seconds, so "no signal for 15 s" means what it says.
+            "drivers": {"heart_rate": {"backend": "simulator", "bands": 45, "seed": 7,
+                                       "rate_hz": min(10.0, max(1.0, opts.lesson_speed / 5)),
+                                       "time_scale": opts.lesson_speed}},
+            "features": {"smart_pe": {"enabled": True}},
+        },
+        components=lambda opts: [DemoPeTimetable(f"http://127.0.0.1:{opts.port}", 45 * 60 / opts.lesson_speed)],
+        prepare=_seed_pe_class,
     )
 )
 
@@ -105,7 +191,7 @@ def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
             into[key] = copy.deepcopy(value)
 
 
-def demo_config(data_dir: Path, port: int) -> dict[str, Any]:
+def demo_config(data_dir: Path, port: int, lesson_speed: float = 20.0) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "schema_version": CURRENT_SCHEMA_VERSION,
         "device": {
@@ -117,8 +203,9 @@ def demo_config(data_dir: Path, port: int) -> dict[str, Any]:
         "api": {"host": "127.0.0.1", "port": port},
         "debug": {"allow_fault_injection": True},
     }
+    opts = DemoOptions(port, data_dir, lesson_speed)
     for scenario in SCENARIOS:
-        _merge(raw, scenario.config)
+        _merge(raw, scenario.config(opts) if callable(scenario.config) else scenario.config)
     return raw
 
 
@@ -180,14 +267,18 @@ def county_stack(data_dir: Path) -> Iterator[CountyStack]:
 
 
 async def run_demo(
-    seconds: float | None, port: int, data_dir: Path, out: Callable[[str], None] = print
+    seconds: float | None, port: int, data_dir: Path, out: Callable[[str], None] = print, lesson_speed: float = 20.0
 ) -> int:
     started = time.monotonic()
+    opts = DemoOptions(port, data_dir, lesson_speed)
+    for scenario in SCENARIOS:
+        if scenario.prepare is not None:
+            await asyncio.to_thread(scenario.prepare, opts)
     with county_stack(data_dir) as county:
-        raw = demo_config(data_dir, port)
+        raw = demo_config(data_dir, port, lesson_speed)
         raw["sync"] = county.sync_config()
         loaded = load_raw(raw, source="built-in demo")
-        extra = [c for s in SCENARIOS if s.components for c in s.components()]
+        extra = [c for s in SCENARIOS if s.components for c in s.components(opts)]
         daemon = Daemon(loaded, extra_components=extra)
         stop = asyncio.Event()
         install_stop_signals(stop)

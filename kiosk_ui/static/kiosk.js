@@ -309,7 +309,7 @@
 
   /* ---------- home tiles ---------- */
 
-  var SCREENS = { panel_control: "#/panel" };
+  var SCREENS = { panel_control: "#/panel", smart_pe: "#/pe" };
   var OPENABLE = { ready: true, degraded: true, failed: true };
 
   function featureTitle(f) {
@@ -379,9 +379,29 @@
 
   /* ---------- routing ---------- */
 
+  function peFeatureOpenable() {
+    if (!S.features) return true; // not known yet: show it, the tiles refresh decides
+    var f = S.features.filter(function (x) { return x.id === "smart_pe"; })[0];
+    return !!f && !!OPENABLE[f.state];
+  }
+
   function route() {
     var hash = window.location.hash || "#/";
     var wantPanel = hash === "#/panel";
+    var wantPe = (hash === "#/pe" || hash.indexOf("#/pe/") === 0) && !!window.PE;
+    if (wantPe && !peFeatureOpenable()) {
+      wantPe = false;
+      if (window.history && window.history.replaceState) window.history.replaceState(null, "", "#/");
+    }
+    $("screen-pe").hidden = !wantPe;
+    if (wantPe) {
+      $("screen-home").hidden = true;
+      $("screen-panel").hidden = true;
+      document.body.setAttribute("data-screen", "pe");
+      window.PE.show(hash);
+      return;
+    }
+    if (window.PE) window.PE.hide();
     if (wantPanel && S.features) {
       var pf = S.features.filter(function (f) { return f.id === "panel_control"; })[0];
       if (!pf || !OPENABLE[pf.state]) {
@@ -707,6 +727,7 @@
         refreshStatus();
         refreshFeatures();
         if (panelOpen()) refreshPanel();
+        if (window.PE) window.PE.resync();
         return;
       }
       onEvent(msg);
@@ -744,6 +765,11 @@
       case "device.alert":
         later("status", refreshStatus, 300);
         break;
+      case "pe.wall":
+      case "pe.alert":
+      case "hr.adapter":
+        if (window.PE) window.PE.onEvent(msg);
+        break;
       default:
         break;
     }
@@ -768,6 +794,7 @@
     renderFeatures();
     renderPanel();
     renderSafeMode();
+    if (window.PE) window.PE.render();
   }
 
   /* ---------- start ---------- */
@@ -790,11 +817,25 @@
     document.addEventListener("dragstart", function (ev) { ev.preventDefault(); });
     document.addEventListener("pointerdown", function () { S.lastTouch = Date.now(); }, true);
     document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") closeAlerts(); });
+    if (window.PE) window.PE.init();
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden && !S.ws) { S.wsAttempt = 0; connectWS(); }
     });
     window.addEventListener("online", function () { if (!S.ws) { S.wsAttempt = 0; connectWS(); } });
   }
+
+  /* For pe.js (the Smart PE screens): the same request helpers, toasts and navigation. */
+  window.KIOSK = {
+    request: request,
+    getJSON: getJSON,
+    toast: toast,
+    esc: esc,
+    goHome: goHome,
+    errorTitle: errorTitle,
+    errorDetail: errorDetail,
+    commandOk: commandOk,
+    touch: function () { S.lastTouch = Date.now(); }
+  };
 
   function start() {
     window.I18N.applyStatic(document);
