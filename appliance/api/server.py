@@ -180,7 +180,7 @@ async def _status(request: web.Request) -> web.Response:
                 "school": device.school if device else "",
                 "classroom": device.classroom if device else "",
             },
-            "lesson": None,
+            "lesson": next((lesson for f in ctx.features.values() if (lesson := f.current_lesson())), None),
             "cloud": _cloud(ctx),
             "alerts": alerts,
             "safe_mode": ctx.safe_mode,

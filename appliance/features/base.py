@@ -6,7 +6,7 @@ Features consume typed events from the bus and never import a driver (import-lin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from aiohttp import web
 
@@ -29,6 +29,10 @@ class Feature(Component):
 
     def add_routes(self, app: web.Application) -> None:
         """Register the feature's JSON endpoints under /api/<feature>/."""
+
+    def current_lesson(self) -> dict[str, Any] | None:
+        """A lesson this feature is running, for the status bar: {"title", "teacher", "ends_at"} or None."""
+        return None
 
     def tile_detail(self) -> tuple[TileState, str | None]:
         """The feature's own view of whether teachers can use it now (the supervisor's state wins if worse)."""

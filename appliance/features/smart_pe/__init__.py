@@ -201,6 +201,13 @@ class SmartPe(Feature):
                 self._publish_alert(alert)
 
     # -- lesson -------------------------------------------------------------------------------------
+    def current_lesson(self) -> dict[str, Any] | None:
+        live = self._live
+        if live is None:
+            return None
+        ends = datetime.fromtimestamp(live.started_at + self.config.lesson_minutes * 60)
+        return {"title": "体育课 · 智慧体育", "teacher": None, "ends_at": ends.isoformat(timespec="seconds")}
+
     async def start_lesson(self, actor: str = "teacher") -> str:
         ctx = self._need_ctx()
         assert ctx.store is not None

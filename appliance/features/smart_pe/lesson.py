@@ -249,6 +249,7 @@ class LessonModel:
             "battery": tr.battery,
             "signal": signal,
             "alert": alert,
+            "t": tr.last_t,  # lesson-clock time of the reading shown: how fresh the number on the wall is
         }
 
     def zones(self) -> list[dict[str, Any]]:
