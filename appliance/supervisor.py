@@ -99,12 +99,18 @@ class Supervisor:
     def _start_runner(self, slot: _Slot) -> None:
         slot.runner = asyncio.create_task(self._run_component(slot), name=f"runner-{slot.component.name}")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Cancel everything; a component that ignores cancellation is named in the log, not waited for."""
         self._stopping = True
         tasks = [t for t in [self._watch, *(s.runner for s in self._slots.values())] if t]
         for t in tasks:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        _done, pending = await asyncio.wait(tasks, timeout=grace_s) if tasks else (set(), set())
+        for task in pending:
+            frames = task.get_stack(limit=3)
+            where = "; ".join(f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}" for f in frames)
+            log.error("%s did not stop within %.0f s of cancellation (stuck at %s); leaving it behind",
+                      task.get_name(), grace_s, where or "?")
 
     async def _run_component(self, slot: _Slot) -> None:
         name = slot.component.name

@@ -164,7 +164,8 @@ class SyncLink(Component):
                 return None
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), left)
+                async with asyncio.timeout(left):  # not wait_for: 3.11's can swallow a cancel
+                    await self._wake.wait()
         return self._events.popleft()
 
     async def _serve(self, ctx: ComponentContext, session: MqttSession) -> None:
@@ -219,7 +220,8 @@ class SyncLink(Component):
             if not self._events:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(0.05, wait))
+                    async with asyncio.timeout(max(0.05, wait)):
+                        await self._wake.wait()
 
     async def _hello(self, session: MqttSession) -> None:
         first, last = await self.outbox.store.run(self.outbox.pending_range)

@@ -104,7 +104,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 if args.exit_when_drained:
                     break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.2)
+                async with asyncio.timeout(0.2):
+                    await stop.wait()
     finally:
         await sup.stop()
         st = await store.run(outbox.stats)

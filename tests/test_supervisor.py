@@ -141,3 +141,24 @@ async def test_watchdog_tick_only_while_loop_progresses() -> None:
     time.sleep(0.3)  # noqa: ASYNC251 - deliberately block the loop: no ticks may happen meanwhile
     assert len(ticks) == n
     await sup.stop()
+
+
+async def test_stop_names_a_component_that_ignores_cancellation(caplog) -> None:
+    class Stubborn(Steady):
+        async def run(self, ctx: ComponentContext) -> None:
+            ctx.heartbeat()
+            while True:
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    continue  # the bug this guards against: a swallowed cancellation
+
+    sup = Supervisor(Bus(), FAST)
+    sup.add(Stubborn("stubborn"))
+    sup.add(Steady("fine"))
+    await sup.start()
+    await asyncio.sleep(0.1)
+    started = asyncio.get_running_loop().time()
+    await sup.stop(grace_s=0.5)
+    assert asyncio.get_running_loop().time() - started < 2
+    assert "runner-stubborn did not stop" in caplog.text

@@ -134,7 +134,7 @@ async def test_closed_port_shows_banner_and_keeps_running(artifacts_dir: Path) -
         assert f"daemon not reachable at {url}: connection refused" in text
         assert "UNREACHABLE" in static_text(app, "#status")
         # Every key still works without a daemon; nothing crashes.
-        for key in ("t", "R", "r", "2", "3", "4", "5", "l", "1"):
+        for key in ("t", "R", "r", "2", "3", "4", "5", "6", "l", "1"):
             await pilot.press(key)
         await pilot.pause(2.5)  # at least one more retry round
         assert app.is_running and banner.display
@@ -198,7 +198,7 @@ async def test_plain_mode_draws_no_line_graphics() -> None:
     app = TechnicianApp(f"http://127.0.0.1:{free_port()}", plain=True)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.query_one("#banner").display, within=10, what="banner")
-        for key in ("1", "2", "3", "4", "5"):
+        for key in ("1", "2", "3", "4", "5", "6"):
             await pilot.press(key)
             await pilot.pause(0.1)
             svg = app.export_screenshot()
@@ -308,6 +308,122 @@ async def test_sync_tab_when_sync_is_not_configured() -> None:
             assert ("Sync not configured ([sync] enabled = false): results are kept in the local outbox"
                     in static_text(app, "#sync-link"))
             assert not app.query_one("#sync-table").display
+    finally:
+        await runner.cleanup()
+
+
+def pe_rows(app: TechnicianApp) -> list[str]:
+    return [str(key.value) for key in app.query_one("#pe-table", DataTable).rows]
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["colour", "plain"])
+async def test_pe_bands_tab_lists_the_bands(demo_daemon: DemoProcess, artifacts_dir: Path, plain: bool) -> None:
+    app = TechnicianApp(demo_daemon.url, plain=plain)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        assert app.query_one("#tabs", TabbedContent).active == "pe"
+        assert app.focused is app.query_one("#pe-table")
+        table = app.query_one("#pe-table", DataTable)
+
+        def listed() -> bool:  # the demo runs 45 simulated bands
+            return (table.display and table.row_count >= 40
+                    and " SCANNING " in static_text(app, "#pe-adapter"))
+
+        await until(pilot, listed, within=30, what=">= 40 bands and the adapter scanning")
+        rows = pe_rows(app)
+        assert rows == sorted(rows)
+        sources = {cell(app, "#pe-table", row, "source") for row in rows}
+        assert "GATT" in sources and sources <= {"GATT", "broadcast"}
+        for row in rows:
+            rssi = cell(app, "#pe-table", row, "rssi")  # a GATT link may report none
+            assert rssi == "-" or rssi.lstrip("-").isdigit(), rssi
+            battery = cell(app, "#pe-table", row, "battery")
+            assert battery in ("-", "low") or re.fullmatch(r"\d+ %( low)?", battery), battery
+            assert re.fullmatch(r"\d+\.\d s ago", cell(app, "#pe-table", row, "last_seen"))
+        header = static_text(app, "#pe-adapter")
+        assert "Heart-rate adapter hci0" in header and "scanner restarts: 0" in header
+        assert "last advert:" in header
+
+        # The same bands as GET /api/pe/bands.
+        api = await asyncio.to_thread(get_json, demo_daemon.url + "/api/pe/bands")
+        assert set(rows) == {b["band_id"] for b in api["adapter"]["bands"]}
+        assert app.pe_problems == api["roster_problems"]
+        problems = app.query_one("#pe-problems", Static)
+        assert problems.display == bool(api["roster_problems"])
+        await pilot.pause(0.2)
+        if plain:
+            svg = app.export_screenshot()
+            assert not LINE_GLYPHS.findall(svg), sorted(set(LINE_GLYPHS.findall(svg)))
+        else:
+            app.save_screenshot("tui-pe-bands.svg", str(artifacts_dir))
+
+        # The command palette knows the tab.
+        await pilot.press("1")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "CommandPalette", what="palette")
+        await pilot.press(*"show pe bands")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.query_one("#tabs", TabbedContent).active == "pe", what="palette cmd")
+
+
+class PeEventsOnlyApp(TechnicianApp):
+    """Never calls GET /api/pe/bands: whatever the PE bands tab shows came from "hr.adapter" events."""
+
+    def refresh_pe(self) -> None:  # type: ignore[override]
+        return None
+
+
+async def test_pe_bands_tab_follows_hr_adapter_events(demo_daemon: DemoProcess) -> None:
+    app = PeEventsOnlyApp(demo_daemon.url, plain=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        await until(pilot, lambda: app.query_one("#pe-table").display and app.pe_adapter is not None,
+                    within=15, what="an hr.adapter event")
+        assert app.pe_adapter is not None
+        first_ts = app.pe_adapter["ts"]
+        assert len(pe_rows(app)) == len(app.pe_adapter["bands"])
+        await until(pilot, lambda: app.pe_adapter is not None and app.pe_adapter["ts"] > first_ts, within=10,
+                    what="the next hr.adapter event")
+        assert "SCANNING" in static_text(app, "#pe-adapter")
+
+
+async def test_pe_bands_tab_when_smart_pe_is_not_configured() -> None:
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "components": {}, "boot_id": "b0", "version": "0",
+                                  "config_errors": []})
+
+    api = web.Application()
+    api.router.add_get("/api/health", health)  # no /api/pe/bands: aiohttp answers 404
+    runner = web.AppRunner(api)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        app = TechnicianApp(f"http://127.0.0.1:{port}", plain=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("6")
+            await until(pilot, lambda: "not configured" in static_text(app, "#pe-adapter"), within=10,
+                        what="not-configured note")
+            assert "Smart PE not configured on this box" in static_text(app, "#pe-adapter")
+            assert app.pe_configured is False
+            assert not app.query_one("#pe-table").display
+            assert not app.query_one("#banner").display  # a 404 here is not "daemon unreachable"
+
+            # A burst of hr.adapter events redraws the tab at most twice a second.
+            await pilot.pause(0.6)
+            before = app.pe_renders
+            started = time.monotonic()
+            for i in range(20):
+                app._on_event({"topic": "hr.adapter", "adapter": "hci0", "state": "scanning", "bands_seen": 0,
+                               "last_advert_age_s": 0.0, "scanner_restarts": 0, "detail": None, "bands": [],
+                               "ts": 1000.0 + i})
+            elapsed = time.monotonic() - started
+            await pilot.pause(0.1)
+            assert app.pe_renders - before <= 2 + int(elapsed / 0.5)
+            await pilot.pause(0.6)
+            assert app.pe_adapter is not None and app.pe_adapter["ts"] == 1019.0
+            assert app.pe_renders > before
     finally:
         await runner.cleanup()
 

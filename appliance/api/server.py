@@ -32,6 +32,7 @@ from appliance.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 STATE_RANK = {"ready": 0, "degraded": 1, "failed": 2}
+HIGH_RATE_TOPICS = frozenset({"hr.sample"})
 
 
 @dataclass
@@ -298,15 +299,24 @@ async def _fault(request: web.Request) -> web.Response:
 # -- live events ---------------------------------------------------------------------------------------
 async def _events(request: web.Request) -> web.WebSocketResponse:
     ctx = request.app[CTX]
+    wanted = {t for t in request.query.get("topics", "").split(",") if t}
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     await ws.send_json({"topic": "hello", "boot_id": ctx.boot_id, "version": __version__})
     sub = ctx.bus.subscribe(Event, maxsize=500, name=f"ws-{request.remote}")
 
+    def send(event: Event) -> bool:
+        # Raw high-rate streams (every heart-rate reading) only for clients that ask for them by name:
+        # the kiosk shows aggregates, and a tablet on school Wi-Fi should not carry 240 messages a second.
+        if wanted:
+            return event.topic in wanted
+        return event.topic not in HIGH_RATE_TOPICS
+
     async def pump() -> None:
         async for event in sub:
-            await ws.send_json(event.to_json())
+            if send(event):
+                await ws.send_json(event.to_json())
 
     sender = asyncio.create_task(pump())
     try:

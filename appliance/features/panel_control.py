@@ -87,7 +87,8 @@ class PanelControl(Feature):
                 if remaining <= 0:
                     raise PanelCommandError(504, "大屏未响应: no answer from the panel driver in time")
                 try:
-                    result: PanelCommandResult = await asyncio.wait_for(sub.get(), timeout=remaining)
+                    async with asyncio.timeout(remaining):  # not wait_for: 3.11's can swallow a cancel
+                        result: PanelCommandResult = await sub.get()
                 except TimeoutError:
                     continue
                 if result.request_id == request_id:

@@ -4,7 +4,9 @@ A Textual app that talks to the daemon only through its local HTTP API (docs/api
 :mod:`appliance.tui.client`. It never imports daemon internals (an import-linter contract checks this).
 
 Tabs: 1 Components, 2 Log, 3 Configuration, 4 Self-test, 5 Sync (the link to the county and the outbox
-behind it, from ``GET /api/sync`` and the ``sync.status`` events). All network I/O runs in async workers; when the
+behind it, from ``GET /api/sync`` and the ``sync.status`` events), 6 PE bands (the heart-rate adapter, the
+bands it hears and the Smart PE roster's problems, from ``GET /api/pe/bands`` and the ``hr.adapter``
+events). All network I/O runs in async workers; when the
 daemon is unreachable a banner says so and the app keeps retrying (health every 2 s, the event socket with
 backoff), so it survives daemon restarts.
 
@@ -32,6 +34,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.color import Color
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.filter import LineFilter
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, RichLog, Static, TabbedContent, TabPane
@@ -45,6 +48,9 @@ from appliance.tui.client import (
     DaemonError,
     Health,
     LogLine,
+    PeAdapter,
+    PeBand,
+    PeBandsInfo,
     SelfTest,
     SyncInfo,
 )
@@ -55,10 +61,14 @@ HEALTH_INTERVAL_S = 2.0
 WS_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0)
 MAX_LOG_LINES = 5000
 
-TABS = ("components", "log", "config", "selftest", "sync")
-TAB_TITLES = ("Components", "Log", "Configuration", "Self-test", "Sync")
+TABS = ("components", "log", "config", "selftest", "sync", "pe")
+TAB_TITLES = ("Components", "Log", "Configuration", "Self-test", "Sync", "PE bands")
 # The sync link has not reported for this long although the daemon answers: say so on the Sync tab.
 SYNC_STALE_S = 10.0
+# The same for the heart-rate adapter (it reports every ~2 s) on the PE bands tab.
+PE_STALE_S = 10.0
+# hr.adapter events redraw the PE bands tab at most this often (at most 2 redraws a second).
+PE_REDRAW_MIN_S = 0.5
 
 STATE_STYLES: Mapping[str, str] = {
     "ok": "bold green",
@@ -80,6 +90,13 @@ SYNC_STATE_STYLES: Mapping[str, str] = {
     "connecting": "bold black on yellow",
     "offline": "bold white on red",
 }
+ADAPTER_STATE_STYLES: Mapping[str, str] = {
+    "scanning": "bold black on green",
+    "restarting": "bold black on yellow",
+    "unavailable": "bold white on red",
+    "stopped": "bold white on blue",
+}
+BAND_SOURCES: Mapping[str, str] = {"ble_broadcast": "broadcast", "ble_gatt": "GATT"}
 QUOTA_STYLES: Mapping[str, str] = {"ok": "bold green", "warning": "bold yellow", "full": "bold white on red"}
 # The log filter cycles through these minimum levels (None = everything).
 LEVEL_FILTERS: tuple[str | None, ...] = (None, "INFO", "WARNING", "ERROR")
@@ -318,6 +335,19 @@ TabPane {
 #sync-table {
     height: 1fr;
 }
+#pe-adapter {
+    height: auto;
+    padding: 0 1;
+}
+#pe-problems {
+    height: auto;
+    max-height: 8;
+    padding: 0 1;
+    margin-bottom: 1;
+}
+#pe-table {
+    height: 1fr;
+}
 ConfirmScreen {
     align: center middle;
 }
@@ -409,6 +439,7 @@ class TechnicianApp(App[int]):
         Binding("3", "show_tab('config')", "Config"),
         Binding("4", "show_tab('selftest')", "Self-test"),
         Binding("5", "show_tab('sync')", "Sync"),
+        Binding("6", "show_tab('pe')", "PE bands"),
         Binding("r", "refresh", "Refresh"),
         Binding("t", "selftest", "Test"),
         Binding("R", "restart", "Restart", key_display="R"),
@@ -445,6 +476,17 @@ class TechnicianApp(App[int]):
         self._sync_received_mono = 0.0  # when sync_info arrived (to age last_ack_at without clock skew)
         self._sync_ts_changed_mono = 0.0  # when the link's own ts last moved on
         self._sync_in_flight = False
+        self.pe_adapter: PeAdapter | None = None
+        self.pe_problems: list[str] = []
+        self.pe_configured: bool | None = None  # None until the first answer; False after a 404
+        self.pe_error: str | None = None
+        self.pe_updated: float | None = None  # time.time() of the last answer or event
+        self._pe_received_mono = 0.0  # when pe_adapter arrived (to age the bands' last_seen_s)
+        self._pe_ts_changed_mono = 0.0  # when the adapter's own ts last moved on
+        self._pe_rendered_mono = 0.0
+        self._pe_render_pending = False
+        self.pe_renders = 0  # how many times the PE bands tab was drawn (the redraw throttle's test looks)
+        self._pe_in_flight = False
         self._ascii_filter = AsciiFilter()
 
     # ------------------------------------------------------------------ layout
@@ -470,6 +512,10 @@ class TechnicianApp(App[int]):
             with TabPane("5 Sync", id="sync"):
                 yield Static(Text("Loading sync status...", style="dim"), id="sync-link")
                 yield DataTable(id="sync-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("6 PE bands", id="pe"):
+                yield Static(Text("Loading heart-rate bands...", style="dim"), id="pe-adapter")
+                yield Static("", id="pe-problems")
+                yield DataTable(id="pe-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -500,11 +546,20 @@ class TechnicianApp(App[int]):
         sync.add_column("Value", key="value")
         sync.add_column("Meaning", key="meaning")
         sync.display = False
+        pe = self.query_one("#pe-table", DataTable)
+        pe.add_column("Band", key="band")
+        pe.add_column("RSSI dBm", key="rssi")
+        pe.add_column("Battery", key="battery")
+        pe.add_column("Last seen", key="last_seen")
+        pe.add_column("Source", key="source")
+        pe.display = False
+        self.query_one("#pe-problems", Static).display = False
         self._render_log_filter()
         comp.focus()
         self.refresh_health()
         self.load_config()
         self.refresh_sync()
+        self.refresh_pe()
         self.event_stream()
         self.set_interval(HEALTH_INTERVAL_S, self._tick)
 
@@ -529,7 +584,8 @@ class TechnicianApp(App[int]):
     # ------------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Refresh", "Fetch health, configuration and sync status now (r)", self.action_refresh)
+        yield SystemCommand("Refresh", "Fetch health, configuration, sync status and PE bands now (r)",
+                            self.action_refresh)
         for tab, title in zip(TABS, TAB_TITLES, strict=True):
             yield SystemCommand(f"Show {title}", f"Switch to the {title} tab",
                                 lambda tab=tab: self.action_show_tab(tab))
@@ -545,13 +601,15 @@ class TechnicianApp(App[int]):
     def action_show_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
         focus_target = {"components": "#components-table", "log": "#log-view", "config": "#config-table",
-                        "selftest": "#selftest-table", "sync": "#sync-table"}[tab]
+                        "selftest": "#selftest-table", "sync": "#sync-table",
+                        "pe": "#pe-table"}[tab]
         self.query_one(focus_target).focus()
 
     def action_refresh(self) -> None:
         self.refresh_health()
         self.load_config()
         self.refresh_sync()
+        self.refresh_pe()
         self.notify("Refreshing...", timeout=1.5)
 
     def action_selftest(self) -> None:
@@ -618,6 +676,8 @@ class TechnicianApp(App[int]):
             self._select_row("#components-table", self.selected)
         if pane == "sync":
             self.refresh_sync()
+        if pane == "pe":
+            self.refresh_pe()
 
     def _current_component(self) -> str | None:
         active = self.query_one("#tabs", TabbedContent).active
@@ -647,6 +707,7 @@ class TechnicianApp(App[int]):
     def _tick(self) -> None:
         self.refresh_health()
         self.refresh_sync()
+        self.refresh_pe()
         if self.config_info is None and self.reachable:
             self.load_config()
 
@@ -733,8 +794,12 @@ class TechnicianApp(App[int]):
         return text
 
     def _render_status(self) -> None:
-        self.query_one("#status", Static).update(self._status_text())
-        safe = self.query_one("#safe-mode", Static)
+        try:
+            status = self.query_one("#status", Static)
+            safe = self.query_one("#safe-mode", Static)
+        except NoMatches:  # the app is shutting down (a worker woke after its widgets were removed)
+            return
+        status.update(self._status_text())
         errors = list(self.health.get("config_errors") or []) if self.health else []
         in_safe_mode = bool(self.health and (self.health.get("status") == "safe_mode" or errors))
         if in_safe_mode and self.reachable:
@@ -965,6 +1030,198 @@ class TechnicianApp(App[int]):
             ("last_ack", "last ack", ack_text, "when the county last acknowledged a batch"),
         ]
 
+    # ------------------------------------------------------------------ PE bands
+    @work(group="pe")
+    async def refresh_pe(self) -> None:
+        if self._pe_in_flight or self.client is None:
+            return
+        self._pe_in_flight = True
+        try:
+            info = await self.client.pe_bands()
+        except DaemonError as exc:
+            if exc.status == 404:
+                self.pe_configured = False
+                self.pe_error = None
+                self.pe_adapter = None
+                self.pe_problems = []
+            else:
+                self.pe_error = str(exc)
+            self._schedule_pe_render()
+            return
+        finally:
+            self._pe_in_flight = False
+        self._apply_pe(info)
+
+    def _apply_pe(self, info: PeBandsInfo) -> None:
+        """Take a ``GET /api/pe/bands`` answer."""
+        self.pe_configured = True
+        self.pe_error = None
+        self.pe_problems = list(info.get("roster_problems") or [])
+        self.pe_updated = time.time()
+        adapter = info.get("adapter")
+        if adapter is not None:
+            self._apply_pe_adapter(adapter)
+        self._schedule_pe_render()
+
+    def _apply_pe_adapter(self, adapter: PeAdapter) -> None:
+        """Take the adapter's report (from the API or an ``hr.adapter`` event), never stepping back."""
+        old = self.pe_adapter
+        old_ts = _as_float(old.get("ts")) if old else None
+        new_ts = _as_float(adapter.get("ts"))
+        if old_ts is not None and new_ts is not None and 0 < old_ts - new_ts < 30:
+            return  # an answer that overtook a newer event; a big step back is a daemon restart: take it
+        now = time.monotonic()
+        if new_ts is None or new_ts != old_ts:
+            self._pe_ts_changed_mono = now
+        self.pe_adapter = adapter
+        self.pe_updated = time.time()
+        self._pe_received_mono = now
+
+    def _schedule_pe_render(self) -> None:
+        """Redraw the PE bands tab now, or once PE_REDRAW_MIN_S after the last redraw (at most 2 a second)."""
+        wait = self._pe_rendered_mono + PE_REDRAW_MIN_S - time.monotonic()
+        if wait <= 0:
+            self._render_pe()
+        elif not self._pe_render_pending:
+            self._pe_render_pending = True
+            self.set_timer(wait, self._deferred_pe_render)
+
+    def _deferred_pe_render(self) -> None:
+        self._pe_render_pending = False
+        self._render_pe()
+
+    def _render_pe(self) -> None:
+        self._pe_rendered_mono = time.monotonic()
+        self.pe_renders += 1
+        try:
+            self._draw_pe()
+        except Exception as exc:  # a malformed report must not take the console down
+            self.log.error(f"could not show PE bands {self.pe_adapter!r}: {exc!r}")
+
+    def _draw_pe(self) -> None:
+        header = self.query_one("#pe-adapter", Static)
+        problems = self.query_one("#pe-problems", Static)
+        table = self.query_one("#pe-table", DataTable)
+        stale = self._pe_stale_note()
+        if self.pe_configured is False:
+            text = Text("Smart PE not configured on this box", style="bold yellow")
+            text.append(" (GET /api/pe/bands answered 404): no heart-rate bands to show.\n"
+                        "Set [features.smart_pe] enabled = true and configure the heart_rate driver "
+                        "(tab 3 shows the configuration).",
+                        style="dim")
+            header.update(text)
+            problems.display = False
+            table.display = False
+            return
+        adapter = self.pe_adapter
+        if adapter is None:
+            if self.pe_error:
+                header.update(Text(f"PE bands not available: {self.pe_error}", style="bold red"))
+            elif self.pe_configured:
+                text = Text("The heart-rate adapter has not reported yet ", style="bold yellow")
+                text.append("(it reports every 2 s once started; see heart_rate on tab 1).", style="dim")
+                header.update(text)
+            else:
+                header.update(Text("Loading heart-rate bands...", style="dim"))
+            self._draw_pe_problems(problems)
+            table.display = False
+            return
+        header.update(self._pe_header(adapter, stale))
+        self._draw_pe_problems(problems)
+        bands = sorted((b for b in adapter.get("bands") or [] if b.get("band_id")),
+                       key=lambda b: str(b.get("band_id")))
+        since = max(0.0, time.monotonic() - self._pe_received_mono)
+        rows = {str(b["band_id"]): self._pe_cells(b, since) for b in bands}
+        if [key.value for key in table.rows] != list(rows):
+            cursor_row = table.cursor_row
+            table.clear()
+            for band_id, cells in rows.items():
+                table.add_row(*cells.values(), key=band_id)
+            if table.row_count:
+                table.move_cursor(row=min(cursor_row, table.row_count - 1))
+        else:
+            for band_id, cells in rows.items():
+                for column, value in cells.items():
+                    if column != "band":
+                        table.update_cell(band_id, column, value, update_width=True)
+        table.display = True
+
+    def _draw_pe_problems(self, widget: Static) -> None:
+        if not self.pe_problems:
+            widget.display = False
+            return
+        text = Text(f"Roster problems ({len(self.pe_problems)}):", style="bold yellow")
+        for problem in self.pe_problems:
+            text.append(f"\n  - {problem}", style="yellow")
+        widget.update(text)
+        widget.display = True
+
+    def _pe_header(self, adapter: PeAdapter, stale: str | None) -> Text:
+        state = str(adapter.get("state") or "unknown")
+        text = Text()
+        text.append("Heart-rate adapter ", style="bold")
+        text.append(str(adapter.get("adapter") or "?"), style="bold cyan")
+        text.append("  ")
+        text.append(f" {state.upper()} ", style=ADAPTER_STATE_STYLES.get(state, "bold magenta"))
+        bands = adapter.get("bands") or []
+        seen = _as_int(adapter.get("bands_seen"))
+        text.append(f"  {seen if seen is not None else len(bands)} bands heard", style="bold")
+        restarts = _as_int(adapter.get("scanner_restarts")) or 0
+        text.append("  scanner restarts: ")
+        text.append(str(restarts), style="bold yellow" if restarts else "green")
+        age = _as_float(adapter.get("last_advert_age_s"))
+        text.append("  last advert: ")
+        if age is None:
+            text.append("never", style="bold yellow")
+        else:
+            text.append(f"{age:.1f} s ago", style="bold red" if age >= 10 else "yellow" if age >= 3 else "green")
+        detail = adapter.get("detail")
+        if detail:
+            text.append(f"\nDetail: {detail}", style="red" if state in ("unavailable", "restarting") else "")
+        ts = _as_float(adapter.get("ts"))
+        text.append(f"\nReported {_clock(ts) if ts else '?'}. Last seen is the band's age at that report plus "
+                    "the time since; r refreshes.", style="dim")
+        if stale:
+            text.append("\n" + stale, style="bold red")
+        return text
+
+    @staticmethod
+    def _pe_cells(band: PeBand, since: float) -> dict[str, Text]:
+        rssi = _as_int(band.get("rssi"))
+        battery = _as_int(band.get("battery"))
+        low = bool(band.get("battery_low"))
+        if battery is not None:
+            battery_text = Text(f"{battery} %" + (" low" if low else ""), style="bold red" if low else "")
+        elif low:
+            battery_text = Text("low", style="bold red")
+        else:
+            battery_text = Text("-", style="dim")
+        seen = _as_float(band.get("last_seen_s"))
+        if seen is None:
+            seen_text = Text("-", style="dim")
+        else:
+            age = seen + since
+            seen_text = Text(f"{age:.1f} s ago", style="bold red" if age >= 10 else "yellow" if age >= 5 else "")
+        source = str(band.get("source") or "?")
+        return {
+            "band": Text(str(band.get("band_id")), style="bold"),
+            "rssi": Text("-", style="dim") if rssi is None else Text(str(rssi), style="yellow" if rssi < -85 else ""),
+            "battery": battery_text,
+            "last_seen": seen_text,
+            "source": Text(BAND_SOURCES.get(source, source), style="cyan" if source == "ble_gatt" else ""),
+        }
+
+    def _pe_stale_note(self) -> str | None:
+        if self.pe_error:
+            when = f" (last update {_clock(self.pe_updated)})" if self.pe_updated else ""
+            return f"Figures may be out of date{when}: {self.pe_error}"
+        if self.pe_adapter is not None:
+            quiet = time.monotonic() - self._pe_ts_changed_mono
+            if quiet > PE_STALE_S:
+                return (f"The heart-rate adapter has not reported for {_human_duration(quiet)}: is the heart_rate "
+                        "component running? (tab 1)")
+        return None
+
     # ------------------------------------------------------------------ config
     @work(exclusive=True, group="config")
     async def load_config(self) -> None:
@@ -1151,6 +1408,12 @@ class TechnicianApp(App[int]):
             report = {key: value for key, value in event.items() if key != "topic"}
             report["configured"] = True  # only a configured link reports
             self._apply_sync(cast(SyncInfo, report))
+        elif topic == "hr.adapter":
+            adapter = {key: value for key, value in event.items() if key != "topic"}
+            bands = adapter.get("bands")
+            adapter["bands"] = [b for b in bands if isinstance(b, dict)] if isinstance(bands, list) else []
+            self._apply_pe_adapter(cast(PeAdapter, adapter))
+            self._schedule_pe_render()
         elif topic == "device.alert":
             level = {"critical": "CRITICAL", "warning": "WARNING"}.get(str(event.get("severity")), "INFO")
             state = "" if event.get("active", True) else " (cleared)"

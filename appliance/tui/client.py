@@ -84,6 +84,37 @@ class SyncInfo(TypedDict, total=False):
     ts: float
 
 
+class PeBand(TypedDict, total=False):
+    """One heart-rate band the adapter hears; ``last_seen_s`` is its age at the report's ``ts``."""
+
+    band_id: Required[str]
+    rssi: int | None
+    battery: int | None
+    battery_low: bool | None
+    last_seen_s: float | None
+    source: str  # "ble_broadcast" | "ble_gatt"
+
+
+class PeAdapter(TypedDict, total=False):
+    """The heart-rate radio's health (``hr.adapter`` events and ``GET /api/pe/bands``)."""
+
+    adapter: str
+    state: str  # "scanning" | "restarting" | "unavailable" | "stopped"
+    bands_seen: int
+    last_advert_age_s: float | None
+    scanner_restarts: int
+    detail: str | None
+    bands: list[PeBand]
+    ts: float
+
+
+class PeBandsInfo(TypedDict):
+    """``GET /api/pe/bands``: ``adapter`` is None until the heart-rate driver has reported once."""
+
+    adapter: PeAdapter | None
+    roster_problems: list[str]
+
+
 class DaemonError(Exception):
     """Any failure talking to the daemon; ``str(exc)`` is one clear sentence."""
 
@@ -228,6 +259,23 @@ class DaemonClient:
         data.pop("topic", None)
         data["configured"] = bool(data.get("configured"))
         return cast(SyncInfo, data)
+
+    async def pe_bands(self) -> PeBandsInfo:
+        """The heart-rate adapter and the bands it hears (``GET /api/pe/bands``).
+
+        Raises :class:`DaemonError` with ``status == 404`` when Smart PE is not configured on the box.
+        """
+        data = self._expect_dict(await self._request("GET", "/api/pe/bands"), "GET /api/pe/bands")
+        adapter = data.get("adapter")
+        if not isinstance(adapter, dict):
+            adapter = None
+        else:
+            adapter.pop("topic", None)
+            bands = adapter.get("bands")
+            adapter["bands"] = [b for b in bands if isinstance(b, dict)] if isinstance(bands, list) else []
+        problems = data.get("roster_problems")
+        return PeBandsInfo(adapter=cast(PeAdapter | None, adapter),
+                           roster_problems=[str(p) for p in problems] if isinstance(problems, list) else [])
 
     async def restart(self, name: str) -> dict[str, Any]:
         path = f"/api/components/{_quote(name)}/restart"

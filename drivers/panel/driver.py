@@ -153,7 +153,8 @@ class _SerialLink:
         deadline = self._loop.time() + self.reply_timeout_s
         while (remaining := deadline - self._loop.time()) > 0:
             try:
-                item = await asyncio.wait_for(self._queue.get(), remaining)
+                async with asyncio.timeout(remaining):  # not wait_for: 3.11's can swallow a cancel
+                    item = await self._queue.get()
             except TimeoutError:
                 break
             for reply in self._decode(item):
@@ -498,6 +499,7 @@ def _close_if_opened(future: asyncio.Future[serial.Serial]) -> None:
 async def _next_command(sub: Subscription[PanelCommand], wait_s: float) -> PanelCommand | None:
     """The next command, or None after ``wait_s`` so the caller can poll and heartbeat."""
     try:
-        return await asyncio.wait_for(sub.get(), wait_s)
+        async with asyncio.timeout(wait_s):  # not wait_for: 3.11's can swallow a cancel
+            return await sub.get()
     except TimeoutError:
         return None

@@ -10,6 +10,7 @@ Raw heart-rate streams stay on the box; only per-lesson aggregates go to the out
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import secrets
@@ -89,10 +90,12 @@ class SmartPe(Feature):
                     ctx.heartbeat()
                     last_beat = now
                 timeout = max(0.0, self._last_flush + FLUSH_S - now) if self._live else HEARTBEAT_S
-                try:
-                    sample: HeartRateSample | None = await asyncio.wait_for(sub.get(), timeout)
-                except TimeoutError:
-                    sample = None
+                sample: HeartRateSample | None = None
+                # asyncio.timeout, not wait_for: at 240 samples/s 3.11's wait_for regularly lost the
+                # cancellation that shuts the feature down (a get() completing in the same loop pass).
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        sample = await sub.get()
                 if sample is not None:
                     self.on_sample(sample)
                     while not sub.queue.empty():  # drain what queued meanwhile: one flush for all of it
