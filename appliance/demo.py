@@ -21,7 +21,7 @@ from typing import Any
 from appliance.component import Component, ComponentContext, OutboxFull
 from appliance.config import CURRENT_SCHEMA_VERSION, load_raw
 from appliance.daemon import Daemon, install_stop_signals
-from sync.servers import Mosquitto, free_port, mosquitto_path, wait_port
+from sync.servers import Mosquitto, free_port, mosquitto_path, stop_process, wait_port
 
 
 @dataclass(frozen=True)
@@ -242,12 +242,7 @@ class CountyStack:
 
     def stop(self) -> None:
         for proc in reversed(self._procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_process(proc)
         if self._mosquitto is not None:
             self._mosquitto.stop()
 

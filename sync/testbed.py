@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from sync import protocol
-from sync.servers import Mosquitto, free_port, wait_port
+from sync.servers import Mosquitto, free_port, stop_process, wait_port
 
 
 class Receiver:
@@ -51,13 +51,8 @@ class Receiver:
             self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
 
 
 class Device:
