@@ -93,6 +93,39 @@ def _cmd_outbox_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pe_roster_import(args: argparse.Namespace) -> int:
+    """Send a roster CSV to the running daemon, which validates it whole and reloads the wall."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"pe-roster import: {exc}", file=sys.stderr)
+        return 1
+    req = urllib.request.Request(
+        args.url.rstrip("/") + "/api/pe/roster/import?by=" + urllib.parse.quote(args.by),
+        data=data, method="POST", headers={"Content-Type": "text/csv; charset=utf-8"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        err = json.loads(exc.read() or b"{}")
+        print(f"pe-roster import: {err.get('error', exc)}", file=sys.stderr)
+        for problem in err.get("problems", []):
+            print(f"  {args.file}: {problem}", file=sys.stderr)
+        return 2
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"pe-roster import: the daemon at {args.url} is not answering ({exc}); is classroom.service running?",
+              file=sys.stderr)
+        return 1
+    print(f"imported {args.file}: {body['created']} new and {body['updated']} updated students in "
+          f"{body['classes']} class(es), {body['bands']} band(s) assigned")
+    return 0
+
+
 def _cmd_version(args: argparse.Namespace) -> int:
     print(json.dumps({"version": __version__}))
     return 0
@@ -128,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     ob.add_argument("--data-dir", help="the store's directory (overrides --config), e.g. demo-data")
     ob.add_argument("--json", action="store_true")
     ob.set_defaults(fn=_cmd_outbox_stats)
+
+    roster = sub.add_parser("pe-roster", help="Smart PE rosters (class lists with pseudonymous ids and bands)")
+    roster_sub = roster.add_subparsers(dest="roster_command", required=True)
+    imp = roster_sub.add_parser("import", help="import a roster CSV into the running daemon (all rows or none)")
+    imp.add_argument("file", help="UTF-8 CSV: class_id,student_id,label,sex,birth_year[,hrmax,resting_hr,band_id]")
+    imp.add_argument("--url", default="http://127.0.0.1:8765", help="the daemon's API")
+    imp.add_argument("--by", default="technician", help="who imports it (written to the audit log)")
+    imp.set_defaults(fn=_cmd_pe_roster_import)
 
     ref = sub.add_parser("config-reference", help="print the configuration reference (Markdown)")
     ref.set_defaults(fn=_cmd_config_reference)

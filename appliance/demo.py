@@ -138,7 +138,7 @@ class DemoPeTimetable(Component):
                             break
                 await asyncio.sleep(0.5)
             while True:
-                async with http.post(self.url + "/api/pe/lesson/start", json={"by": "timetable"}) as r:
+                async with http.post(self.url + "/api/pe/lesson/start", json={"by": "timetable", "class_id": DEMO_CLASS}) as r:
                     if r.status not in (200, 409):
                         raise RuntimeError(f"could not start the PE lesson: {r.status} {await r.text()}")
                 await self._sleep(ctx, self.lesson_real_s)
@@ -146,6 +146,9 @@ class DemoPeTimetable(Component):
                     if r.status not in (200, 409):
                         raise RuntimeError(f"could not end the PE lesson: {r.status} {await r.text()}")
                 await self._sleep(ctx, self.break_real_s)
+
+
+DEMO_CLASS = "demo-7-2"
 
 
 def _pe_band_ids(opts: DemoOptions) -> list[str]:
@@ -160,7 +163,7 @@ def _seed_pe_class(opts: DemoOptions) -> None:
 
     store = Store(opts.data_dir / "classroom.db")
     try:
-        store.call(lambda db: seed_demo_class(db, _pe_band_ids(opts)))
+        store.call(lambda db: seed_demo_class(db, _pe_band_ids(opts), class_id=DEMO_CLASS))
     finally:
         store.close()
 

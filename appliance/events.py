@@ -211,3 +211,4 @@ class PeAlertChanged(Event):
     raised_at: float
     acknowledged_at: float | None = None
     acknowledged_by: str | None = None
+    needs_ack: bool = False  # on the banner until the teacher taps it (also after a high/critical episode ended)

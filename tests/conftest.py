@@ -55,7 +55,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.2):
 
 
 class DemoProcess:
-    def __init__(self, port: int, data_dir: Path, seconds: int = 900) -> None:
+    def __init__(self, port: int, data_dir: Path, seconds: int = 900, extra_args: tuple[str, ...] = ()) -> None:
         self.port = port
         self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{port}"
@@ -64,7 +64,7 @@ class DemoProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "appliance.cli", "demo", "--seconds", str(seconds),
-             "--http-port", str(port), "--data-dir", str(data_dir)],
+             "--http-port", str(port), "--data-dir", str(data_dir), *extra_args],
             stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
         )
 

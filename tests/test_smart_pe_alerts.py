@@ -56,8 +56,22 @@ def test_no_duplicates_while_open_and_clearing() -> None:
     assert len(e.active()) == 2 and e.active()[0].kind == "critical"
     cleared = run(e, 120, 1, 120)
     assert sorted((a.kind, a.state) for a in cleared) == [("critical", "cleared"), ("high", "cleared")]
-    assert e.active() == [] and len(e.recent()) == 2
-    assert e.count_by_student["s1"] == 2
+    # ended before anyone looked: both stay on the banner until the teacher taps them
+    assert [(a.kind, a.state, a.needs_ack) for a in e.active()] == [("critical", "cleared", True), ("high", "cleared", True)]
+    assert len(e.recent()) == 2 and e.count_by_student["s1"] == 2
+    for a in e.active():
+        seen = e.acknowledge(a.alert_id, "王老师", T0 + 130)
+        assert seen.state == "cleared" and seen.acknowledged_by == "王老师" and not seen.needs_ack
+    assert e.active() == [] and run(e, 121, 5, 120) == []
+
+
+def test_signal_alert_that_recovers_needs_no_tap() -> None:
+    e = engine()
+    raised = run(e, 0, 17, 150, contact=False)
+    assert [(a.kind, a.state) for a in raised] == [("signal", "active")] and raised[0].needs_ack
+    back = run(e, 17, 1, 150)
+    assert [(a.kind, a.state, a.needs_ack) for a in back] == [("signal", "cleared", False)]
+    assert e.active() == []
 
 
 def test_acknowledge_keeps_it_open_and_is_audited(tmp_path: Path) -> None:

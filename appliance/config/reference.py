@@ -41,6 +41,11 @@ def _section(model: type[BaseModel], prefix: str, out: list[str], title: str) ->
     rows = []
     nested: list[tuple[str, type[BaseModel], str]] = []
     for name, field in model.model_fields.items():
+        item = _list_item_model(field.annotation)
+        if item is not None:  # an array of tables, e.g. [[features.smart_pe.timetable]]
+            rows.append(f"| `{prefix}{name}` | list of tables | {_default(field)} | {field.description or ''} |")
+            nested.append((f"{prefix}{name}", item, " (one table per entry)"))
+            continue
         members = _models_in(field.annotation)
         if members:
             for m in members:
@@ -58,7 +63,16 @@ def _section(model: type[BaseModel], prefix: str, out: list[str], title: str) ->
         out.append("| key | type | default | meaning |\n|---|---|---|---|")
         out.extend(rows)
     for path, m, variant in nested:
-        _section(m, path + ".", out, f"[{path}]{variant}")
+        title = f"[[{path}]]" if variant == " (one table per entry)" else f"[{path}]{variant}"
+        _section(m, path + ".", out, title)
+
+
+def _list_item_model(annotation: Any) -> type[BaseModel] | None:
+    if typing.get_origin(annotation) is list:
+        (arg,) = typing.get_args(annotation)
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
 
 
 def render_reference() -> str:

@@ -6,11 +6,12 @@ Descriptions here are the configuration reference in the README (``classroom con
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CURRENT_SCHEMA_VERSION = 1
 
@@ -149,6 +150,30 @@ class PanelControlFeatureConfig(Section):
     )
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class PeTimetableSlot(Section):
+    """One weekly PE lesson: the lesson starts and ends by itself; the teacher's buttons still work."""
+
+    days: list[Weekday] = Field(min_length=1, description="Weekdays of this slot, e.g. ['mon', 'thu'].")
+    start: str = Field(description="Start time 'HH:MM' (24-hour) in the device's time zone.")
+    minutes: int | None = Field(None, ge=10, le=120, description="Length; lesson_minutes when left out.")
+    class_id: str = Field(min_length=1, max_length=64, description="Roster class that has PE in this slot.")
+    title: str = Field("", max_length=60, description="Shown on the kiosk, e.g. '七年级二班 体育'.")
+
+    @field_validator("start")
+    @classmethod
+    def _clock_time(cls, v: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v):
+            raise ValueError("must be a 24-hour time 'HH:MM', e.g. '09:50' or '14:30'")
+        return v
+
+    def span(self, default_minutes: int) -> tuple[int, int]:
+        hh, mm = (int(x) for x in self.start.split(":"))
+        return hh * 60 + mm, hh * 60 + mm + (self.minutes or default_minutes)
+
+
 class SmartPeFeatureConfig(Section):
     """Live heart-rate wall, safety alerts and lesson reports for PE (norms: PE standard 2022)."""
 
@@ -170,6 +195,27 @@ class SmartPeFeatureConfig(Section):
     critical_hold_s: float = Field(10.0, gt=0, description="...held this long.")
     signal_lost_s: float = Field(15.0, gt=0, description="No signal or no skin contact for this long: alert.")
     lesson_minutes: int = Field(45, ge=10, le=120, description="Planned lesson length, for the timetable and reports.")
+    max_lesson_minutes: int = Field(
+        90, ge=15, le=480, description="A lesson still running this long is ended and reported (a forgotten stop)."
+    )
+    timetable: list[PeTimetableSlot] = Field(
+        default_factory=list,
+        description="Weekly PE slots, e.g. [{ days = ['mon', 'thu'], start = '09:50', class_id = '7-2' }].",
+    )
+
+    @model_validator(mode="after")
+    def _no_overlapping_slots(self) -> SmartPeFeatureConfig:
+        for i, a in enumerate(self.timetable):
+            if a.span(self.lesson_minutes)[1] > 24 * 60:
+                raise ValueError(f"timetable slot {i} ({a.start}) runs past midnight")
+            for j, b in enumerate(self.timetable[:i]):
+                (a0, a1), (b0, b1) = a.span(self.lesson_minutes), b.span(self.lesson_minutes)
+                if set(a.days) & set(b.days) and a0 < b1 and b0 < a1:
+                    raise ValueError(
+                        f"timetable slots {j} ({b.start}, class {b.class_id}) and {i} ({a.start}, class {a.class_id}) "
+                        "overlap on the same day; one box runs one PE lesson at a time"
+                    )
+        return self
 
 
 class FeaturesConfig(Section):

@@ -27,6 +27,7 @@ def build_features(config: AppConfig) -> list[Feature]:
         features.append(PanelControl(config.features.panel_control, panel_present=config.drivers.panel is not None))
     if config.features.smart_pe.enabled:
         features.append(
-            SmartPe(config.features.smart_pe, config.device.data_dir, hr_present=config.drivers.heart_rate is not None)
+            SmartPe(config.features.smart_pe, config.device.data_dir, hr_present=config.drivers.heart_rate is not None,
+                    timezone=config.device.timezone)
         )
     return features

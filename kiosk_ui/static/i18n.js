@@ -139,6 +139,9 @@
       "pe.assigned": "已把 {band} 分给 {label}",
       "pe.swapped": "已互换：{label} 与 {other}",
       "pe.problems": "需要处理",
+      "pe.class": "班级",
+      "pe.alertEnded": "已恢复，请确认",
+      "pe.nextSlot": "下节体育课：{title} {when}",
       "pe.notConfigured": "智慧体育未配置"
     },
     en: {
@@ -276,6 +279,9 @@
       "pe.assigned": "{band} now worn by {label}",
       "pe.swapped": "Swapped: {label} and {other}",
       "pe.problems": "To fix",
+      "pe.class": "Class",
+      "pe.alertEnded": "over, please confirm",
+      "pe.nextSlot": "Next PE lesson: {title} {when}",
       "pe.notConfigured": "Smart PE is not configured"
     }
   };

@@ -338,7 +338,8 @@
     // class figures
     var c = (l && l["class"]) || {};
     $("pe-elapsed").textContent = running ? mmss(l.elapsed_s) : "--:--";
-    $("pe-planned").textContent = running && num(l.planned_s) !== null ? t("pe.planned", { t: mmss(l.planned_s) }) : "";
+    $("pe-planned").textContent = running && num(l.planned_s) !== null ?
+      t("pe.planned", { t: mmss(l.planned_s) }) + (l.class_id ? " · " + l.class_id : "") : "";
     var tb = c.target_bpm || [140, 160];
     $("pe-avg").textContent = running ? int(c.avg_bpm) : "—";
     var avgBox = document.querySelector(".pe-stat-avg");
@@ -421,6 +422,7 @@
       return;
     }
     if (el.classList.contains("pe-tile")) { openCurve(el.getAttribute("data-sid")); return; }
+    if (el.hasAttribute("data-class")) { rosterClass(el.getAttribute("data-class"), el); return; }
     if (el.hasAttribute("data-pick")) { rosterPick(el.getAttribute("data-pick")); return; }
     if (el.hasAttribute("data-band")) { rosterAssign(el.getAttribute("data-band"), el); }
   }
@@ -431,7 +433,7 @@
     K().request("GET", "/api/pe/alerts").then(function (r) {
       if (!r.ok || !r.data) return;
       var fresh = {};
-      (r.data.active || []).forEach(function (a) { if (a.state === "active") fresh[a.alert_id] = a; });
+      (r.data.active || []).forEach(function (a) { if (a.needs_ack) fresh[a.alert_id] = a; });
       var isNew = Object.keys(fresh).some(function (id) { return !P.alerts[id]; });
       P.alerts = fresh;
       renderBanner();
@@ -442,7 +444,8 @@
   function onAlert(a) {
     if (!a || !a.alert_id) return;
     var was = !!P.alerts[a.alert_id];
-    if (a.state === "active") P.alerts[a.alert_id] = a;
+    // an episode that ended unseen stays on the banner until the teacher taps it
+    if (a.needs_ack) P.alerts[a.alert_id] = a;
     else delete P.alerts[a.alert_id];
     renderBanner();
     if (a.state === "active" && !was) beepFor(a);
@@ -469,7 +472,7 @@
     box.innerHTML =
       '<span class="pe-banner-ico">' + ICONS.svg(a.kind === "signal" ? "minusCircle" : "warning") + "</span>" +
       '<span class="pe-banner-body"><span class="pe-banner-kind">' + esc(t("pe.alert." + a.kind)) + " · " + esc(a.label) + "</span>" +
-      '<span class="pe-banner-msg">' + esc(a.message || "") + "</span></span>" +
+      '<span class="pe-banner-msg">' + (a.state === "cleared" ? esc(t("pe.alertEnded")) + " · " : "") + esc(a.message || "") + "</span></span>" +
       (list.length > 1 ? '<span class="pe-banner-more">' + esc(t("pe.moreAlerts", { n: list.length - 1 })) + "</span>" : "") +
       '<button type="button" class="btn pe-ack" data-ack="' + esc(a.alert_id) + '">' + ICONS.svg("check") +
       "<span>" + esc(t("pe.ack")) + "</span></button>";
@@ -776,8 +779,15 @@
     var students = (r.students || []).slice().sort(function (a, b) { return labelCmp(a.label, b.label); });
     var free = (r.unassigned_bands || []).slice().sort();
     var problems = r.problems || [];
+    var classes = r.classes || [];
+    var next = r.next_slot;
     var html =
       '<div class="pe-roster-main">' +
+        (classes.length > 1 ? '<div class="pe-classbar" role="group"><span class="pe-classbar-title">' + esc(t("pe.class")) + "</span>" +
+          classes.map(function (c) {
+            return '<button type="button" class="btn pe-classbtn" data-class="' + esc(c) + '" aria-pressed="' + (c === r.class_id) + '">' + esc(c) + "</button>";
+          }).join("") + "</div>" : "") +
+        (next ? '<div class="pe-nextslot">' + esc(t("pe.nextSlot", { title: next.title, when: whenText(next.starts_at) })) + "</div>" : "") +
         '<div class="pe-roster-hint">' + esc(t("pe.rosterHint")) + "</div>" +
         (problems.length ? '<div class="pe-problems"><b>' + esc(t("pe.problems")) + "</b> " + problems.map(esc).join(" · ") + "</div>" : "") +
         '<div class="pe-roster-grid">' +
@@ -794,6 +804,20 @@
         }).join("") : '<div class="pe-empty-hint">' + esc(t("pe.noUnassigned")) + "</div>") +
         "</div></aside>";
     $("pe-view-roster").innerHTML = html;
+  }
+
+  function whenText(iso) {
+    // "2026-11-26T09:50+08:00" -> "11-26 09:50" (the box's own zone, as the timetable is written)
+    var m = /^\d{4}-(\d\d-\d\d)T(\d\d:\d\d)/.exec(iso || "");
+    return m ? m[1] + " " + m[2] : "";
+  }
+
+  function rosterClass(cls, btn) {
+    if (!cls || P.busy || (P.roster && P.roster.class_id === cls)) return;
+    P.busy = true;
+    post(btn, "/api/pe/roster/class", { class_id: cls }).then(function (r) {
+      if (r) { P.pick = null; loadRoster(); }
+    }).finally(function () { P.busy = false; });
   }
 
   function rosterPick(sid) {

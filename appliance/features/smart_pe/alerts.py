@@ -35,11 +35,23 @@ class Alert:
     acknowledged_at: float | None = None
     acknowledged_by: str | None = None
 
+    @property
+    def needs_ack(self) -> bool:
+        """Open and unseen, or a high/critical episode that ended before the teacher saw it.
+
+        A critical minute can pass while the teacher is across the field; it must still be on the
+        banner when she looks, so only her tap takes it off. A band back on the skin needs no tap.
+        """
+        if self.acknowledged_by is not None:
+            return False
+        return self.state == "active" or (self.state == "cleared" and self.kind != "signal")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "alert_id": self.alert_id, "student_id": self.student_id, "label": self.label, "kind": self.kind,
             "state": self.state, "message": self.message, "raised_at": self.raised_at,
             "acknowledged_at": self.acknowledged_at, "acknowledged_by": self.acknowledged_by,
+            "needs_ack": self.needs_ack,
         }
 
 
@@ -124,17 +136,20 @@ class AlertEngine:
         return changed
 
     def acknowledge(self, alert_id: str, by: str, now: float) -> Alert:
-        """The teacher has seen it; it stays open until its condition ends. KeyError if unknown."""
+        """The teacher has seen it; an open one stays open until its condition ends. KeyError if unknown."""
         alert = self.by_id[alert_id]
-        if alert.state != "active":
+        if not alert.needs_ack:
             return alert
-        acked = replace(alert, state="acknowledged", acknowledged_at=now, acknowledged_by=by)
+        state: AlertState = "acknowledged" if alert.state == "active" else alert.state
+        acked = replace(alert, state=state, acknowledged_at=now, acknowledged_by=by)
         self._store(acked)
         return acked
 
     # -- views ----------------------------------------------------------------------------------
     def active(self) -> list[Alert]:
-        return sorted(self.open.values(), key=lambda a: (-SEVERITY[a.kind], a.raised_at))
+        """Open alerts and ended ones still waiting for the teacher's acknowledgement, worst first."""
+        waiting = [a for a in self.by_id.values() if a.state == "cleared" and a.needs_ack]
+        return sorted([*self.open.values(), *waiting], key=lambda a: (-SEVERITY[a.kind], a.raised_at))
 
     def recent(self) -> list[Alert]:
         """Every alert of this lesson in its latest state, newest first (one entry per alert)."""
