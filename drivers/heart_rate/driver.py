@@ -25,6 +25,7 @@ from bleak.backends.scanner import BaseBleakScanner
 from appliance.component import Component, ComponentContext, SelfTestResult
 from appliance.config.schema import HeartRateBleConfig, HeartRateSimulatorConfig
 from appliance.events import HeartRateAdapterStatus
+from drivers.backoff import Backoff
 from drivers.heart_rate.gatt_client import GattBand
 from drivers.heart_rate.scanner import BandScanner, BandTable, RateLimitedLog
 from drivers.heart_rate.simulator import HeartRateSimulator
@@ -81,7 +82,7 @@ class HeartRateDriver(Component):
     async def run(self, ctx: ComponentContext) -> None:
         scanner_backend, client_backend, gatt_addresses = self._backends()
         malformed = RateLimitedLog(ctx.log)
-        delay = BACKOFF_INITIAL_S
+        backoff = Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
         while True:
             scanner = BandScanner(
                 self.adapter,
@@ -98,9 +99,9 @@ class HeartRateDriver(Component):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # BleakError, or OSError/EOFError from D-Bus when BlueZ is absent
+                delay = backoff.next()
                 self._unavailable(ctx, f"{_describe(exc)}; retrying in {delay:.0f} s")
                 await _idle(ctx, delay)
-                delay = min(BACKOFF_MAX_S, delay * 2)
                 continue
             ctx.log.info("heart-rate scanner running on %s", self.adapter)
             self.scanner = scanner
@@ -111,19 +112,18 @@ class HeartRateDriver(Component):
             tasks = [asyncio.create_task(b.run(), name=f"hr-gatt-{b.address}") for b in self.gatt_bands]
             try:
                 await self._serve(ctx, scanner)
-                delay = BACKOFF_INITIAL_S
+                backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the adapter vanished during a restart
-                self._unavailable(ctx, f"{_describe(exc)}; retrying in {delay:.0f} s")
+                self._unavailable(ctx, f"{_describe(exc)}; retrying in {backoff.nominal_s:.0f} s")
             finally:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await scanner.stop()
                 self.scanner = None
-            await _idle(ctx, delay)
-            delay = min(BACKOFF_MAX_S, delay * 2)
+            await _idle(ctx, backoff.next())
 
     async def _serve(self, ctx: ComponentContext, scanner: BandScanner) -> None:
         """Heartbeat, publish status, watch for silence; returns only by raising."""

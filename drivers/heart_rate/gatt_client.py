@@ -19,6 +19,7 @@ from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
 from appliance.events import HeartRateSample
+from drivers.backoff import Backoff
 from drivers.heart_rate.gatt import MEASUREMENT_UUID, parse_heart_rate_measurement
 from drivers.heart_rate.scanner import BandScanner, BandTable, RateLimitedLog
 
@@ -56,7 +57,7 @@ class GattBand:
 
     async def run(self) -> None:
         """Connect, listen until the link drops, back off, repeat; until cancelled."""
-        delay = BACKOFF_INITIAL_S
+        backoff = Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
         while True:
             device = self._scanner.device_for(self.address)
             if device is None:
@@ -73,15 +74,15 @@ class GattBand:
                     backend=self._backend,
                 )
             except (BleakError, TimeoutError, OSError, EOFError) as exc:
+                delay = backoff.next()
                 self._log.info("GATT band %s not reachable (%s); retrying in %.0f s", self.address, exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(BACKOFF_MAX_S, delay * 2)
                 continue
             try:
                 await client.start_notify(MEASUREMENT_UUID, self._on_notify)
                 self.connected = True
                 self.connects += 1
-                delay = BACKOFF_INITIAL_S
+                backoff.reset()
                 self._log.info("GATT band %s connected; receiving heart rate notifications", self.address)
                 await lost.wait()
                 self._log.info("GATT band %s disconnected; reconnecting", self.address)
@@ -90,7 +91,7 @@ class GattBand:
             finally:
                 self.connected = False
                 await _disconnect_quietly(client, self._log)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(backoff.next())
 
     def _on_notify(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         try:

@@ -30,6 +30,7 @@ from appliance.bus import Subscription
 from appliance.component import Component, ComponentContext, SelfTestResult
 from appliance.config.schema import PanelSerialConfig, PanelSimulatorConfig
 from appliance.events import DeviceAlert, PanelCommand, PanelCommandResult, PanelStatus
+from drivers.backoff import Backoff
 from drivers.panel import mdc
 from drivers.panel.simulator import PanelSimulator
 
@@ -236,14 +237,13 @@ class PanelDriver(Component):
                 self.simulator.stop()
 
     async def _connect_loop(self, ctx: ComponentContext, sub: Subscription[PanelCommand]) -> None:
-        delay = BACKOFF_INITIAL_S
+        backoff = Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
         while True:
-            link = await self._open(ctx, delay)
+            link = await self._open(ctx, backoff.nominal_s)
             if link is None:
-                await self._idle(ctx, sub, delay)
-                delay = min(BACKOFF_MAX_S, delay * 2)
+                await self._idle(ctx, sub, backoff.next())
                 continue
-            delay = BACKOFF_INITIAL_S
+            backoff.reset()
             self._link = link
             try:
                 await self._serve(ctx, link, sub)
