@@ -132,10 +132,24 @@ def test_pe_wall_alert_curve_and_report(browser: object, pe_demo: DemoProcess, a
         assert not small_targets(page), small_targets(page)
         page.screenshot(path=str(artifacts_dir / "kiosk-pe-report.png"))
 
-        # roster screen
+        # roster screen; a second class shares the kit: the teacher switches between them with one tap
+        csv_body = ("class_id,student_id,label,sex,birth_year,band_id\n"
+                    "demo-7-1,k-1,1号,男,2014,A0:9E:1A:10:28:D3\ndemo-7-1,k-2,2号,女,2014,\ndemo-7-1,k-3,3号,女,2013,\n")
+        req = urllib.request.Request(base + "/api/pe/roster/import", data=csv_body.encode(), method="POST",
+                                     headers={"Content-Type": "text/csv"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 200
         page.tap(".pe-navbtn[data-view='roster']")
         page.wait_for_selector(".pe-stu")
         assert not small_targets(page), small_targets(page)
+        expect(page.locator(".pe-classbtn")).to_have_count(2)
+        expect(page.locator(".pe-classbtn[data-class='demo-7-2']")).to_have_attribute("aria-pressed", "true")
+        page.tap(".pe-classbtn[data-class='demo-7-1']")
+        expect(page.locator(".pe-stu")).to_have_count(3)
+        expect(page.locator(".pe-stu[data-noband='1']")).to_have_count(2)
+        page.screenshot(path=str(artifacts_dir / "kiosk-pe-roster.png"))
+        page.tap(".pe-classbtn[data-class='demo-7-2']")
+        expect(page.locator(".pe-stu")).to_have_count(45)
 
         assert not errors, errors
         foreign = [u for u in requests if not u.startswith(base + "/")]

@@ -794,7 +794,9 @@
         students.map(function (s) {
           return '<button type="button" class="btn pe-stu" data-pick="' + esc(s.student_id) + '" aria-pressed="' + (P.pick === s.student_id) + '"' +
             ' data-band="' + esc(s.band_id || "") + '"' + (s.band_id ? "" : ' data-noband="1"') + ">" +
-            '<span class="pe-stu-label">' + esc(s.label) + '</span><span class="pe-stu-band">' + esc(s.band_id || t("pe.noBand")) + "</span></button>";
+            // a band's sticker shows the end of its address: the tile shows the same, the full id on long-press
+            '<span class="pe-stu-label">' + esc(s.label) + '</span><span class="pe-stu-band" title="' + esc(s.band_id || "") + '">' +
+            esc(s.band_id ? "…" + s.band_id.slice(-5) : t("pe.noBand")) + "</span></button>";
         }).join("") +
         "</div></div>" +
       '<aside class="pe-roster-side"><h3 class="pe-side-title">' + esc(t("pe.unassigned")) + "</h3>" +

@@ -338,6 +338,7 @@ class SmartPe(Feature):
 
         await ctx.store.run(record)
         self._live = live
+        self._selected_class = class_id  # after the bell the roster page stays on the class just taught
         self._last_flush = 0.0
         return lesson_id
 
