@@ -174,6 +174,9 @@ class HeartRateAdapterStatus(Event):
     scanner_restarts: int
     detail: str | None = None
     bands: tuple[dict[str, Any], ...] = ()  # {"band_id", "rssi", "battery", "last_seen_s", "source"}
+    # The ANT+ stick beside the BLE adapter: "off" when none is configured.
+    ant_state: Literal["off", "starting", "scanning", "unavailable"] = "off"
+    ant_detail: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

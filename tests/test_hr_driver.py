@@ -197,3 +197,38 @@ def test_planted_heart_rate_episodes_are_in_the_physiology() -> None:
     # Deterministic with the seed.
     assert HeartRateSimulator(seed=7).planted == sim.planted
     assert len(sim.planted) == 5
+
+
+
+@pytest.fixture
+async def ant_class() -> AsyncIterator[Harness]:
+    config = HeartRateSimulatorConfig(backend="simulator", bands=5, gatt_bands=0, ant_straps=3, rate_hz=4)
+    async for h in running(config):
+        yield h
+
+
+async def test_ant_straps_are_heard_beside_ble_bands(ant_class: Harness) -> None:
+    """ANT+ straps through the simulated stick reach the bus as the same samples, next to the BLE class."""
+    h = ant_class
+    await wait_until(lambda: len({s.band_id for _, s in h.samples if s.source == "ant"}) == 3, 10, "3 ANT straps")
+    await wait_until(lambda: any(st.ant_state == "scanning" for st in h.statuses), 5, "ANT scanning in status")
+    assert any(s.source == "ble_broadcast" for _, s in h.samples)
+    ant = [s for _, s in h.samples if s.source == "ant"]
+    assert all(40 <= s.bpm <= 220 and s.contact is None for s in ant)
+    result = await h.driver.self_test()
+    assert result.data["ant"] == 3 and result.data["ant_state"] == "scanning"
+
+
+@pytest.fixture
+async def no_ant_stick() -> AsyncIterator[Harness]:
+    async for h in running(HeartRateBleConfig(backend="ble", ant_stick="auto")):
+        yield h
+
+
+async def test_missing_ant_stick_is_reported_and_ble_goes_on(no_ant_stick: Harness) -> None:
+    h = no_ant_stick
+    await wait_until(lambda: any(st.ant_state == "unavailable" for st in h.statuses), 5, "ANT unavailable")
+    status = next(st for st in h.statuses if st.ant_state == "unavailable")
+    assert status.ant_detail and "ANT" in status.ant_detail
+    assert not h.task.done()
+    assert h.driver.ant_state == "unavailable"

@@ -105,6 +105,11 @@ class HeartRateBleConfig(Section):
     silent_restart_s: float = Field(
         30.0, ge=5, le=600, description="Restart the scanner when nothing was heard for this long during a lesson."
     )
+    ant_stick: Literal["off", "auto", "antusb2", "antusb-m"] = Field(
+        "off",
+        description="An ANT USB stick for ANT+ chest straps (device type 120), scanned beside BLE: "
+        "'auto' takes the first stick found; one stick in scan mode hears a whole class.",
+    )
 
 
 class HeartRateSimulatorConfig(Section):
@@ -117,6 +122,9 @@ class HeartRateSimulatorConfig(Section):
     seed: int = Field(7, description="Random seed, so a demo class is the same class every time.")
     silent_restart_s: float = Field(30.0, ge=5, le=600, description="As for real adapters.")
     gatt_bands: int = Field(2, ge=0, le=6, description="How many of the bands only speak GATT (the rest broadcast).")
+    ant_straps: int = Field(
+        0, ge=0, le=50, description="Extra simulated ANT+ straps heard through a simulated ANT USB stick."
+    )
 
 
 HeartRateConfig = Annotated[HeartRateBleConfig | HeartRateSimulatorConfig, Field(discriminator="backend")]

@@ -95,8 +95,9 @@ ADAPTER_STATE_STYLES: Mapping[str, str] = {
     "restarting": "bold black on yellow",
     "unavailable": "bold white on red",
     "stopped": "bold white on blue",
+    "starting": "bold black on yellow",
 }
-BAND_SOURCES: Mapping[str, str] = {"ble_broadcast": "broadcast", "ble_gatt": "GATT"}
+BAND_SOURCES: Mapping[str, str] = {"ble_broadcast": "broadcast", "ble_gatt": "GATT", "ant": "ANT+"}
 QUOTA_STYLES: Mapping[str, str] = {"ok": "bold green", "warning": "bold yellow", "full": "bold white on red"}
 # The log filter cycles through these minimum levels (None = everything).
 LEVEL_FILTERS: tuple[str | None, ...] = (None, "INFO", "WARNING", "ERROR")
@@ -1178,6 +1179,13 @@ class TechnicianApp(App[int]):
         detail = adapter.get("detail")
         if detail:
             text.append(f"\nDetail: {detail}", style="red" if state in ("unavailable", "restarting") else "")
+        ant_state = str(adapter.get("ant_state") or "off")
+        if ant_state != "off":
+            text.append("\nANT+ stick ", style="bold")
+            text.append(f" {ant_state.upper()} ", style=ADAPTER_STATE_STYLES.get(ant_state, "bold magenta"))
+            ant_detail = adapter.get("ant_detail")
+            if ant_detail:
+                text.append(f"  {ant_detail}", style="red" if ant_state == "unavailable" else "")
         ts = _as_float(adapter.get("ts"))
         text.append(f"\nReported {_clock(ts) if ts else '?'}. Last seen is the band's age at that report plus "
                     "the time since; r refreshes.", style="dim")

@@ -106,6 +106,8 @@ class PeAdapter(TypedDict, total=False):
     detail: str | None
     bands: list[PeBand]
     ts: float
+    ant_state: str  # "off" | "starting" | "scanning" | "unavailable"
+    ant_detail: str | None
 
 
 class PeBandsInfo(TypedDict):

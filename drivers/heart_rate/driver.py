@@ -1,4 +1,4 @@
-"""The heart-rate driver: one shared BLE scanner plus a few GATT links, published as typed bus events.
+"""The heart-rate driver: one shared BLE scanner, a few GATT links and optionally an ANT+ stick, as bus events.
 
 Above it, Smart PE sees only :class:`~appliance.events.HeartRateSample` (one per reading) and
 :class:`~appliance.events.HeartRateAdapterStatus` (every ~2 s); whether BlueZ or the simulator
@@ -9,7 +9,9 @@ Rules, as for every driver on an unattended box:
 * no adapter (no BlueZ, dongle pulled) is never fatal: degraded with the reason, retry with backoff;
 * a silent scanner is restarted (and counted), a lost GATT band reconnects on its own;
 * malformed adverts or notifications cost one rate-limited log line each, never the driver;
-* "ok" means the radio works: the scanner runs and has heard at least one advert.
+* "ok" means the radio works: the scanner runs and has heard at least one advert;
+* an ANT+ stick runs beside the scanner with its own backoff: a missing stick is reported on the
+  status (and in the log, once per change), while the BLE bands go on being read.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.scanner import BaseBleakScanner
+from openant.base.driver import Driver
 
 from appliance.component import Component, ComponentContext, SelfTestResult
 from appliance.config.schema import HeartRateBleConfig, HeartRateSimulatorConfig
 from appliance.events import HeartRateAdapterStatus
 from drivers.backoff import Backoff
+from drivers.heart_rate.ant import AntReceiver, AntStick, AntStickUnavailable
+from drivers.heart_rate.ant_simulator import SimulatedAntStick
 from drivers.heart_rate.gatt_client import GattBand
 from drivers.heart_rate.scanner import BandScanner, BandTable, RateLimitedLog
 from drivers.heart_rate.simulator import HeartRateSimulator
@@ -36,6 +42,7 @@ STATUS_EVERY_S = 2.0
 TICK_S = 0.5
 SELF_TEST_WINDOW_S = 10.0
 SIM_ADAPTER = "hci0"
+AntState = Literal["off", "starting", "scanning", "unavailable"]
 
 
 class HeartRateDriver(Component):
@@ -61,6 +68,9 @@ class HeartRateDriver(Component):
         self.table = BandTable()
         self.scanner: BandScanner | None = None
         self.gatt_bands: list[GattBand] = []
+        self.ant: AntReceiver | None = None
+        self.ant_state: AntState = "off"
+        self.ant_detail: str | None = None
         self._problem = "driver not started"
 
     @property
@@ -80,6 +90,61 @@ class HeartRateDriver(Component):
 
     # -- life cycle -------------------------------------------------------------------------------------
     async def run(self, ctx: ComponentContext) -> None:
+        ant_task = self._start_ant(ctx)
+        try:
+            await self._run_ble(ctx)
+        finally:
+            if ant_task is not None:
+                ant_task.cancel()
+                await asyncio.gather(ant_task, return_exceptions=True)
+
+    def _start_ant(self, ctx: ComponentContext) -> asyncio.Task[None] | None:
+        """The ANT+ receiver as a task of its own, when configured (a real stick or a simulated one)."""
+        config = self.config
+        factory: Callable[[], Driver] | None = None
+        stick: AntStick = "auto"
+        if isinstance(config, HeartRateSimulatorConfig):
+            if not config.ant_straps:
+                return None
+            straps, seed = config.ant_straps, config.seed
+            scale = self.simulator.time_scale if self.simulator is not None else 1.0
+
+            def factory() -> Driver:
+                return SimulatedAntStick(straps, time_scale=scale, seed=seed)
+        elif config.ant_stick == "off":
+            return None
+        else:
+            stick = config.ant_stick
+        self.ant = AntReceiver(
+            ctx.bus.publish, self.clock, self.table, ctx.log, RateLimitedLog(ctx.log), factory, stick=stick
+        )
+        self.ant_state = "starting"
+        return asyncio.create_task(self._run_ant(ctx, self.ant), name="hr-ant")
+
+    async def _run_ant(self, ctx: ComponentContext, receiver: AntReceiver) -> None:
+        backoff = Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
+        while True:
+            started = time.monotonic()
+            try:
+                self.ant_state, self.ant_detail = "starting", None
+                await receiver.run()
+            except asyncio.CancelledError:
+                raise
+            except AntStickUnavailable as exc:
+                problem = str(exc)
+            except Exception as exc:  # openant raising something of its own must not end the BLE side
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                problem = "the ANT receiver stopped"
+            if time.monotonic() - started > BACKOFF_MAX_S:
+                backoff.reset()  # it worked for a while: this is a new failure, start short again
+            delay = backoff.next()
+            if problem != self.ant_detail:
+                ctx.log.warning("ANT+ stick unavailable: %s; retrying in %.0f s", problem, delay)
+            self.ant_state, self.ant_detail = "unavailable", problem
+            await asyncio.sleep(delay)
+
+    async def _run_ble(self, ctx: ComponentContext) -> None:
         scanner_backend, client_backend, gatt_addresses = self._backends()
         malformed = RateLimitedLog(ctx.log)
         backoff = Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
@@ -162,6 +227,8 @@ class HeartRateDriver(Component):
                 scanner_restarts=0 if scanner is None else scanner.restarts,
                 detail=detail,
                 bands=tuple(b.as_status(now) for b in sorted(self.table.bands.values(), key=lambda b: b.band_id)),
+                ant_state="scanning" if self.ant is not None and self.ant.running else self.ant_state,
+                ant_detail=self.ant_detail,
             )
         )
 
@@ -175,7 +242,10 @@ class HeartRateDriver(Component):
         recent = self.table.heard_within(SELF_TEST_WINDOW_S)
         broadcast = sum(1 for b in recent if b.source == "ble_broadcast")
         gatt = sum(1 for b in recent if b.source == "ble_gatt")
-        data.update(bands_heard=len(recent), broadcast=broadcast, gatt=gatt, scanner_restarts=scanner.restarts)
+        ant = sum(1 for b in recent if b.source == "ant")
+        data.update(bands_heard=len(recent), broadcast=broadcast, gatt=gatt, ant=ant, scanner_restarts=scanner.restarts)
+        if self.ant is not None:
+            data.update(ant_state="scanning" if self.ant.running else self.ant_state, ant_detail=self.ant_detail)
         if not recent:
             return SelfTestResult(
                 False, f"no band heard in the last {SELF_TEST_WINDOW_S:.0f} s on {self.adapter}", data
@@ -183,7 +253,7 @@ class HeartRateDriver(Component):
         return SelfTestResult(
             True,
             f"{len(recent)} band(s) heard in the last {SELF_TEST_WINDOW_S:.0f} s on {self.adapter} "
-            f"({broadcast} broadcast, {gatt} GATT)",
+            f"({broadcast} broadcast, {gatt} GATT{f', {ant} ANT+' if self.ant is not None else ''})",
             data,
         )
 
