@@ -215,3 +215,56 @@ class PeAlertChanged(Event):
     acknowledged_at: float | None = None
     acknowledged_by: str | None = None
     needs_ack: bool = False  # on the banner until the teacher taps it (also after a high/critical episode ended)
+
+
+PenTransport = Literal["ble", "serial", "simulator"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PenStroke(Event):
+    """One complete stroke (pen down → dots → pen up) on one printed page, from any smart-pen transport.
+
+    ``points`` are (x, y, force, t_ms): x and y in Ncode pattern units with the fractional parts
+    applied, t_ms since ``started_at``. ``offline`` strokes were stored in the pen and uploaded later
+    (their times are the pen's own clock). Ink never leaves the box; only grades do.
+    """
+
+    topic: ClassVar[str] = "pen.stroke"
+    pen_id: str
+    section: int
+    owner: int
+    note: int
+    page: int
+    started_at: float  # unix seconds, from the pen's timestamp
+    ended_at: float
+    points: tuple[tuple[float, float, int, int], ...]
+    colour: int | None = None
+    offline: bool = False
+    lost_before: int = 0  # events the event counter says were lost just before or inside this stroke
+
+
+@dataclass(frozen=True, kw_only=True)
+class PenStatus(Event):
+    """A pen's link health for the technician (every few seconds, and on connect/disconnect)."""
+
+    topic: ClassVar[str] = "pen.status"
+    pen_id: str
+    transport: PenTransport
+    connected: bool
+    battery: int | None = None  # percent
+    strokes: int = 0  # strokes received this session
+    lost_events: int = 0  # total events missing from the event counter since connect
+    counter_gaps: int = 0  # how many gaps those came in
+    offline_notes_pending: int | None = None  # stored notes the pen still holds
+    last_seen: float | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScannedSheet(Event):
+    """A scanned page (image or one page of a PDF) that arrived in the scanner's folder."""
+
+    topic: ClassVar[str] = "scan.sheet"
+    path: str  # the file on the box (it stays there)
+    page_index: int = 0  # for multi-page PDFs
+    source: str = "folder"

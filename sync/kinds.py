@@ -46,3 +46,12 @@ register_kind(RecordKind("pe.lesson_summary", NORMAL, 1, "Smart PE: one lesson's
 register_kind(
     RecordKind("pe.student_lesson", CRITICAL, 1, "Smart PE: one student's lesson aggregates (pseudonymous; no raw heart rate)")
 )
+register_kind(RecordKind(
+    "homework.score", CRITICAL, 1,
+    "pen/scanner homework: one student's graded sheet (pseudonymous id, per-question points; no ink)"))
+register_kind(RecordKind(
+    "homework.kp_aggregate", NORMAL, 1,
+    "pen/scanner homework: a class's error rate per knowledge point for one assignment (cells under 5 suppressed)"))
+register_kind(RecordKind(
+    "homework.time_aggregate", NORMAL, 1,
+    "pen homework: a class's homework minutes for one day and subject (mean, p90, students over the limit)"))

@@ -130,11 +130,57 @@ class HeartRateSimulatorConfig(Section):
 HeartRateConfig = Annotated[HeartRateBleConfig | HeartRateSimulatorConfig, Field(discriminator="backend")]
 
 
+class SmartPenSerialConfig(Section):
+    """Dot-matrix pens through a USB/serial gateway that relays Neo v2 frames for the whole class."""
+
+    backend: Literal["serial"]
+    port: str = Field("/dev/ttyUSB0", description="The gateway's serial device.")
+    baudrate: int = Field(115200, description="Line speed the gateway is set to.")
+
+
+class SmartPenBleConfig(Section):
+    """Dot-matrix pens connected one by one over Bluetooth LE (Neo v2 protocol, service 0x19F1)."""
+
+    backend: Literal["ble"]
+    adapter: str = Field("hci0", description="BlueZ adapter.")
+    pens: list[str] = Field(default_factory=list, max_length=8, description="Pen addresses to keep connected.")
+
+
+class SmartPenSimulatorConfig(Section):
+    """A simulated class of pens writing real answers through a pseudo-terminal gateway and bleak's types."""
+
+    backend: Literal["simulator"]
+    script: Path | None = Field(
+        None, description="JSON plan of what each pen writes (the demo writes one); none = pens idle."
+    )
+    transport: Literal["serial", "ble", "both"] = Field("both", description="Which real transport path to exercise.")
+    time_scale: float = Field(1.0, ge=1, le=120, description="Demo speed-up of the children's writing.")
+    loss_rate: float = Field(0.002, ge=0, le=0.2, description="Share of packets lost on the way.")
+    seed: int = Field(7, description="Random seed, so a demo class writes the same way every time.")
+    repeat_every_s: float | None = Field(
+        None, gt=0, description="Run the script again after this many seconds (the demo's endless class)."
+    )
+
+
+SmartPenConfig = Annotated[
+    SmartPenSerialConfig | SmartPenBleConfig | SmartPenSimulatorConfig, Field(discriminator="backend")
+]
+
+
+class ScannerFolderConfig(Section):
+    """A document scanner that saves into a folder ("scan to folder"): each new image or PDF is a sheet."""
+
+    folder: Path = Field(Path("/var/lib/classroom/scans"), description="Where the scanner drops its files.")
+    poll_s: float = Field(1.0, ge=0.2, le=60, description="How often the folder is looked at.")
+
+
 class DriversConfig(Section):
     """One entry per device family; leave one out when the room does not have that device."""
 
     panel: PanelConfig | None = Field(None, description="Interactive panel control over RS-232.")
     heart_rate: HeartRateConfig | None = Field(None, description="Heart-rate bands for Smart PE.")
+    smartpen: SmartPenConfig | None = Field(None, description="Dot-matrix pens for homework and exams.")
+    scanner: ScannerFolderConfig | None = Field(None, description="A scanner for paper answer sheets.")
 
 
 PanelInput = Literal["hdmi1", "hdmi2", "hdmi3", "hdmi4", "dp", "pc", "dvi", "av"]
@@ -226,9 +272,29 @@ class SmartPeFeatureConfig(Section):
         return self
 
 
+class HomeworkFeatureConfig(Section):
+    """Pen and scanner homework: grades, error books, knowledge-point weakness maps, homework time (双减)."""
+
+    enabled: bool = Field(False, description="Run pen homework (needs [drivers.smartpen] or [drivers.scanner]).")
+    templates_dir: Path | None = Field(
+        None, description="Folder of answer-sheet templates (*.toml); none = the bundled examples only."
+    )
+    review_below: float = Field(
+        0.9, gt=0, le=1, description="Recognised answers with lower confidence go to the teacher's review queue."
+    )
+    finish_idle_s: float = Field(
+        120.0, ge=5, le=3600, description="A student who has not written for this long (and has no submit tick) is done."
+    )
+    daily_limit_minutes: dict[str, int] = Field(
+        default_factory=lambda: {"1-2": 0, "3-6": 60, "7-9": 90},
+        description="Homework time limits per grade band (double reduction policy: none for grades 1-2).",
+    )
+
+
 class FeaturesConfig(Section):
     panel_control: PanelControlFeatureConfig = Field(default_factory=PanelControlFeatureConfig)
     smart_pe: SmartPeFeatureConfig = Field(default_factory=SmartPeFeatureConfig)
+    homework: HomeworkFeatureConfig = Field(default_factory=HomeworkFeatureConfig)
 
 
 class SyncConfig(Section):
