@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from appliance.config.schema import AppConfig
 from appliance.features.base import Feature, FeatureInfo
+from appliance.features.homework import Homework
 from appliance.features.panel_control import PanelControl
 from appliance.features.smart_pe import SmartPe
 
 CATALOG: list[FeatureInfo] = [
     FeatureInfo("dual_teacher", "双师课堂", "Dual-teacher classroom", "🎥"),
     FeatureInfo("english_speaking", "英语听说", "English speaking practice", "🗣️"),
-    FeatureInfo("homework", "点阵笔作业", "Pen homework & exams", "✍️"),
+    Homework.info,
     SmartPe.info,
     FeatureInfo("fitness", "体测计数", "Fitness test counting", "🏃"),
     PanelControl.info,
@@ -29,5 +30,11 @@ def build_features(config: AppConfig) -> list[Feature]:
         features.append(
             SmartPe(config.features.smart_pe, config.device.data_dir, hr_present=config.drivers.heart_rate is not None,
                     timezone=config.device.timezone)
+        )
+    if config.features.homework.enabled:
+        features.append(
+            Homework(config.features.homework, config.device.data_dir, timezone=config.device.timezone,
+                     pens_present=config.drivers.smartpen is not None,
+                     scanner_present=config.drivers.scanner is not None)
         )
     return features
