@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from aiohttp import web
@@ -37,7 +38,7 @@ CLASS = "4-2"
 class TableRecognizer:
     """Reads the text a test wrote: the first stroke's x offset in the box indexes a table of (text, confidence)."""
 
-    table: list[tuple[str, float]] = []
+    table: ClassVar[list[tuple[str, float]]] = []
     calls = 0
 
     def recognize_strokes(self, strokes, box_mm, expect):  # type: ignore[no-untyped-def]
@@ -133,8 +134,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         store.close()
 
 
-async def wait_until(predicate, timeout: float = 5.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def wait_until(predicate, within: float = 5.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         value = predicate()
         if value:
@@ -194,7 +195,7 @@ async def test_class_writes_results_review_and_county(rig: Rig) -> None:
         p6.text("q16", "6.3")
         last_stroke = time.time()
 
-        detail = await wait_until(lambda: hw.live[aid].results_ready_at is not None, timeout=15)
+        detail = await wait_until(lambda: hw.live[aid].results_ready_at is not None, within=15)
         assert detail
         a = hw.live[aid]
         assert a.sheets["hw-4-2-06"].finished_by == "idle"
@@ -311,7 +312,6 @@ async def test_late_offline_pen_joins_results_and_small_cells_are_suppressed(rig
     assert view["state"] == "closed" and view["summary"]["finished"] == 3
     # a pen that was offline in class uploads its stored strokes (pen clock: during the class)
     late = Pen(bus, PENS[3], t0)
-    perfect(late) if False else None
     for q in SHEET.questions[:3]:
         late.mark(q.id, q.answer or "", offline=True)
     late.submit(offline=True)
@@ -371,7 +371,8 @@ async def test_restart_keeps_open_sheets(tmp_path: Path) -> None:
             await wait_until(lambda a=a: "q1" in a.sheets["hw-4-2-01"].answers)
             await asyncio.sleep(0.2)
         else:
-            a2 = await wait_until(lambda hw=hw: hw.live.get(a.assignment_id))
+            aid = a.assignment_id
+            a2 = await wait_until(lambda hw=hw, aid=aid: hw.live.get(aid))
             s = a2.sheets["hw-4-2-01"]
             assert s.state == "writing" and s.answers["q1"].given == "D" and s.ink["q1"]
             Pen(bus, PENS[0], time.time()).submit()

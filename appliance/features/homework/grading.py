@@ -41,7 +41,7 @@ def normalise_text(text: str) -> str:
     """Full-width to half-width (NFKC), no whitespace (ASCII or ideographic), no trailing punctuation, lower case."""
     t = unicodedata.normalize("NFKC", text)
     t = _SPACES.sub("", t).replace("\u3000", "")
-    return t.strip(_TRAILING).lower()
+    return t.rstrip(_TRAILING).lower()
 
 
 _NUMBER = re.compile(r"^([+-]?)(\d+(?:\.\d+)?|\.\d+)(?:/(\d+(?:\.\d+)?))?$")

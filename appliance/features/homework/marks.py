@@ -22,6 +22,7 @@ MIN_MARK_MM = 3.0  # less ink than this inside a box is not a mark (a pen restin
 FAINT_MM = 1.0  # between this and MIN_MARK_MM: neither clearly a mark nor clearly nothing
 MARGIN_MM = 0.8  # a mark may overshoot its printed box a little
 DOT_MM = 0.3  # a single-dot stroke counts as this much ink
+STEP_MM = 0.5  # segments are measured in pieces this long
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,12 @@ def read_marks(question: Question, strokes: Sequence[Stroke]) -> MarkReading:
             x, y = stroke[0]
             parts[_where(options, x, y)] = DOT_MM
         for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
-            where = _where(options, (x0 + x1) / 2, (y0 + y1) / 2)
-            parts[where] = parts.get(where, 0.0) + math.hypot(x1 - x0, y1 - y0)
+            length = math.hypot(x1 - x0, y1 - y0)
+            steps = max(1, math.ceil(length / STEP_MM))  # a long segment may cross from one box into another
+            for i in range(steps):
+                f = (i + 0.5) / steps
+                where = _where(options, x0 + f * (x1 - x0), y0 + f * (y1 - y0))
+                parts[where] = parts.get(where, 0.0) + length / steps
         for where, length in parts.items():
             if where is None:
                 outside += length
