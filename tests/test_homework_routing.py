@@ -11,10 +11,10 @@ SHEET = load_template(BUNDLED_TEMPLATES / "math-g4-u3-hw1.toml")
 
 
 def test_a_stroke_goes_to_the_box_holding_most_of_it() -> None:
-    x, y, w, h = SHEET.question("q14").box_mm
+    x, y, _w, h = SHEET.question("q14").box_mm
     inside = [(x + 2 + i, y + 5) for i in range(6)]
     assert locate_stroke(inside, SHEET) == "q14"
-    tail = inside + [(x + 8, y + h + 0.5), (x + 8, y + h + 1.5)]  # a digit's tail dips into the next line
+    tail = [*inside, (x + 8, y + h + 0.5), (x + 8, y + h + 1.5)]  # a digit's tail dips into the next line
     assert locate_stroke(tail, SHEET) == "q14"
     mostly_out = [(x - 30 + i, y + 5) for i in range(8)] + inside[:2]
     assert locate_stroke(mostly_out, SHEET) is None
