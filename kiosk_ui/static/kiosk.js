@@ -309,8 +309,52 @@
 
   /* ---------- home tiles ---------- */
 
-  var SCREENS = { panel_control: "#/panel", smart_pe: "#/pe" };
+  var SCREENS = { panel_control: "#/panel" };
   var OPENABLE = { ready: true, degraded: true, failed: true };
+
+  /* ---------- feature screens (pe.js, homework.js, ...) ----------
+   * A feature's screen module registers itself with KIOSK.registerScreen({feature, route, section, topics, module}):
+   * `route` "#/x" owns "#/x" and "#/x/..."; `section` is the <section> it draws in; `topics` are the event topics it
+   * wants; `module` is an object (or a function returning it) with init(), show(hash), hide(), resync(),
+   * onEvent(msg) and render(). Smart PE is listed here because pe.js publishes itself as window.PE. */
+  var FEATURE_SCREENS = [];
+
+  function screenModule(def) {
+    var m = typeof def.module === "function" ? def.module() : def.module;
+    return m || null;
+  }
+
+  function eachScreen(fn) {
+    FEATURE_SCREENS.forEach(function (def) {
+      var m = screenModule(def);
+      if (m) fn(m, def);
+    });
+  }
+
+  function registerScreen(def) {
+    FEATURE_SCREENS = FEATURE_SCREENS.filter(function (d) { return d.feature !== def.feature; });
+    FEATURE_SCREENS.push(def);
+    SCREENS[def.feature] = def.route;
+    if (!S.started) return;
+    var m = screenModule(def);
+    if (m && m.init) m.init();
+    S.featuresKey = "";
+    renderFeatures();
+    route();
+  }
+
+  registerScreen({
+    feature: "smart_pe", route: "#/pe", section: "screen-pe", topics: ["pe.wall", "pe.alert", "hr.adapter"],
+    module: function () { return window.PE; }
+  });
+
+  function screenFor(hash) {
+    for (var i = 0; i < FEATURE_SCREENS.length; i++) {
+      var def = FEATURE_SCREENS[i];
+      if (hash === def.route || hash.indexOf(def.route + "/") === 0) return def;
+    }
+    return null;
+  }
 
   function featureTitle(f) {
     var title = f.title || {};
@@ -379,29 +423,39 @@
 
   /* ---------- routing ---------- */
 
-  function peFeatureOpenable() {
+  function featureOpenable(id) {
     if (!S.features) return true; // not known yet: show it, the tiles refresh decides
-    var f = S.features.filter(function (x) { return x.id === "smart_pe"; })[0];
+    var f = S.features.filter(function (x) { return x.id === id; })[0];
     return !!f && !!OPENABLE[f.state];
   }
 
   function route() {
     var hash = window.location.hash || "#/";
     var wantPanel = hash === "#/panel";
-    var wantPe = (hash === "#/pe" || hash.indexOf("#/pe/") === 0) && !!window.PE;
-    if (wantPe && !peFeatureOpenable()) {
-      wantPe = false;
-      if (window.history && window.history.replaceState) window.history.replaceState(null, "", "#/");
+    var want = screenFor(hash);
+    var wantModule = want ? screenModule(want) : null;
+    if (want && (!wantModule || !featureOpenable(want.feature))) {
+      if (wantModule) {
+        want = null;
+        wantModule = null;
+        if (window.history && window.history.replaceState) window.history.replaceState(null, "", "#/");
+      } else {
+        want = null; // its script has not run yet: it routes again when it registers
+      }
     }
-    $("screen-pe").hidden = !wantPe;
-    if (wantPe) {
+    FEATURE_SCREENS.forEach(function (def) {
+      var el = $(def.section);
+      if (el) el.hidden = def !== want;
+      var m = screenModule(def);
+      if (def !== want && m && m.hide) m.hide();
+    });
+    if (want) {
       $("screen-home").hidden = true;
       $("screen-panel").hidden = true;
-      document.body.setAttribute("data-screen", "pe");
-      window.PE.show(hash);
+      document.body.setAttribute("data-screen", want.feature === "smart_pe" ? "pe" : want.feature);
+      wantModule.show(hash);
       return;
     }
-    if (window.PE) window.PE.hide();
     if (wantPanel && S.features) {
       var pf = S.features.filter(function (f) { return f.id === "panel_control"; })[0];
       if (!pf || !OPENABLE[pf.state]) {
@@ -727,7 +781,7 @@
         refreshStatus();
         refreshFeatures();
         if (panelOpen()) refreshPanel();
-        if (window.PE) window.PE.resync();
+        eachScreen(function (m) { if (m.resync) m.resync(); });
         return;
       }
       onEvent(msg);
@@ -765,12 +819,12 @@
       case "device.alert":
         later("status", refreshStatus, 300);
         break;
-      case "pe.wall":
-      case "pe.alert":
-      case "hr.adapter":
-        if (window.PE) window.PE.onEvent(msg);
-        break;
       default:
+        FEATURE_SCREENS.forEach(function (def) {
+          if (!def.topics || def.topics.indexOf(msg.topic) < 0) return;
+          var m = screenModule(def);
+          if (m && m.onEvent) m.onEvent(msg);
+        });
         break;
     }
   }
@@ -794,7 +848,7 @@
     renderFeatures();
     renderPanel();
     renderSafeMode();
-    if (window.PE) window.PE.render();
+    eachScreen(function (m) { if (m.render) m.render(); });
   }
 
   /* ---------- start ---------- */
@@ -817,7 +871,7 @@
     document.addEventListener("dragstart", function (ev) { ev.preventDefault(); });
     document.addEventListener("pointerdown", function () { S.lastTouch = Date.now(); }, true);
     document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") closeAlerts(); });
-    if (window.PE) window.PE.init();
+    eachScreen(function (m) { if (m.init) m.init(); });
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden && !S.ws) { S.wsAttempt = 0; connectWS(); }
     });
@@ -834,6 +888,8 @@
     errorTitle: errorTitle,
     errorDetail: errorDetail,
     commandOk: commandOk,
+    registerScreen: registerScreen,
+    fmtTime: fmtTime,
     touch: function () { S.lastTouch = Date.now(); }
   };
 
@@ -845,6 +901,7 @@
     wire();
     tickClock();
     setInterval(tickClock, 1000);
+    S.started = true;
     route();
     renderPanel();
     document.body.setAttribute("data-stream", "down");
