@@ -126,6 +126,58 @@ def _cmd_pe_roster_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_homework_check_template(args: argparse.Namespace) -> int:
+    """Validate answer-sheet templates offline (exit 0 valid, 2 invalid), one line per problem."""
+    from appliance.config.loader import ConfigError
+    from appliance.features.homework.template import load_template
+
+    status = 0
+    for name in args.files:
+        try:
+            t = load_template(Path(name))
+        except ConfigError as exc:
+            for line in exc.errors:
+                print(line if line.startswith(name) else f"{name}: {line}")
+            status = 2
+            continue
+        page = ".".join(str(n) for n in t.page.key())
+        print(f"{name}: valid: {t.id} ({t.title}), {len(t.questions)} questions, {t.max_points:g} points, page {page}")
+    return status
+
+
+def _cmd_homework_roster_import(args: argparse.Namespace) -> int:
+    """Send a class list with pens to the running daemon, which validates it whole (all rows or none)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"homework roster-import: {exc}", file=sys.stderr)
+        return 1
+    req = urllib.request.Request(
+        args.url.rstrip("/") + "/api/homework/roster/import?by=" + urllib.parse.quote(args.by),
+        data=data, method="POST", headers={"Content-Type": "text/csv; charset=utf-8"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        err = json.loads(exc.read() or b"{}")
+        print(f"homework roster-import: {err.get('error', exc)}", file=sys.stderr)
+        for problem in err.get("problems", []):
+            print(f"  {args.file}: {problem}", file=sys.stderr)
+        return 2
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"homework roster-import: the daemon at {args.url} is not answering ({exc}); is classroom.service "
+              "running with [features.homework] enabled?", file=sys.stderr)
+        return 1
+    print(f"imported {args.file}: {body['created']} new and {body['updated']} updated students in "
+          f"{body['classes']} class(es), {body['pens']} pen(s) assigned")
+    return 0
+
+
 def _cmd_version(args: argparse.Namespace) -> int:
     print(json.dumps({"version": __version__}))
     return 0
@@ -169,6 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--url", default="http://127.0.0.1:8765", help="the daemon's API")
     imp.add_argument("--by", default="technician", help="who imports it (written to the audit log)")
     imp.set_defaults(fn=_cmd_pe_roster_import)
+
+    hw = sub.add_parser("homework", help="pen homework: answer-sheet templates and class lists with pens")
+    hw_sub = hw.add_subparsers(dest="homework_command", required=True)
+    chk = hw_sub.add_parser("check-template", help="validate answer-sheet template files (exit 0 valid, 2 invalid)")
+    chk.add_argument("files", nargs="+", metavar="FILE", help="template TOML file(s)")
+    chk.set_defaults(fn=_cmd_homework_check_template)
+    rimp = hw_sub.add_parser("roster-import", help="import a class list CSV into the running daemon (all rows or none)")
+    rimp.add_argument("file", help="UTF-8 CSV: class_id,student_id,label[,pen_id]")
+    rimp.add_argument("--url", default="http://127.0.0.1:8765", help="the daemon's API")
+    rimp.add_argument("--by", default="technician", help="who imports it (written to the audit log)")
+    rimp.set_defaults(fn=_cmd_homework_roster_import)
 
     ref = sub.add_parser("config-reference", help="print the configuration reference (Markdown)")
     ref.set_defaults(fn=_cmd_config_reference)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import json
 import random
 import subprocess
 import sys
@@ -182,6 +183,112 @@ register_scenario(
         },
         components=lambda opts: [DemoPeTimetable(f"http://127.0.0.1:{opts.port}", 45 * 60 / opts.lesson_speed)],
         prepare=_seed_pe_class,
+    )
+)
+
+
+HOMEWORK_CLASS = "demo-4-2"
+HOMEWORK_TEMPLATE = "math-g4-u3-hw1"
+HOMEWORK_PLAN = "homework-plan.json"
+
+
+class DemoHomeworkTeacher(Component):
+    """Opens the demo sheet for the demo class through the daemon's own API, as a teacher at the kiosk would.
+
+    The pen simulator runs its plan again every ``round_s`` seconds (the demo's endless class): just before
+    each new round the teacher collects the old assignment and opens a fresh one, so every round is graded.
+    """
+
+    name = "demo_homework_teacher"
+    kind = "feature"
+
+    def __init__(self, url: str, round_s: float | None) -> None:
+        self.url = url
+        self.round_s = round_s
+
+    async def _sleep_until(self, ctx: ComponentContext, deadline: float) -> None:
+        while (left := deadline - time.monotonic()) > 0:
+            ctx.heartbeat()
+            await asyncio.sleep(min(left, 2.0))
+
+    async def run(self, ctx: ComponentContext) -> None:
+        import aiohttp
+
+        started = time.monotonic()  # the pen simulator's plan starts with the daemon too
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            while True:  # wait for the feature
+                ctx.heartbeat()
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with http.get(self.url + "/api/homework/templates") as r:
+                        if r.status == 200:
+                            break
+                await asyncio.sleep(0.2)
+            rounds = 0
+            while True:
+                body = {"template_id": HOMEWORK_TEMPLATE, "class_id": HOMEWORK_CLASS, "by": "demo"}
+                async with http.post(self.url + "/api/homework/assignments", json=body) as r:
+                    if r.status not in (200, 409):
+                        raise RuntimeError(f"could not open the demo homework: {r.status} {await r.text()}")
+                if self.round_s is None:
+                    await self._sleep_until(ctx, float("inf"))
+                    continue
+                rounds += 1
+                await self._sleep_until(ctx, started + rounds * self.round_s - 2.0)
+                async with http.get(self.url + "/api/homework/assignments") as r:
+                    listed = (await r.json())["assignments"] if r.status == 200 else []
+                for a in listed:
+                    if a["state"] == "open" and a["class_id"] == HOMEWORK_CLASS:
+                        async with http.post(self.url + f"/api/homework/assignments/{a['assignment_id']}/close",
+                                             json={"by": "demo"}) as r:
+                            await r.read()
+
+
+def _homework_plan() -> dict[str, Any]:
+    """The simulator's plan for the demo class (deterministic: the same class every run)."""
+    from appliance.features.homework import BUNDLED_TEMPLATES
+    from appliance.features.homework.demo_plan import build_plan, demo_pen_ids
+    from appliance.features.homework.template import load_template
+
+    sheet = load_template(BUNDLED_TEMPLATES / f"{HOMEWORK_TEMPLATE}.toml")
+    return build_plan(sheet, demo_pen_ids())[0]
+
+
+def _pen_speed(opts: DemoOptions) -> float:
+    return min(120.0, max(1.0, opts.lesson_speed))
+
+
+def _homework_round_s(opts: DemoOptions) -> float:
+    """Real seconds between two runs of the plan: the slowest child (about 4 s a writing) plus room to finish."""
+    plan = _homework_plan()
+    longest = max(p["start_delay_s"] + sum(w["pause_before_s"] + 4.0 for w in p["writings"]) for p in plan["pens"])
+    return max(90.0, round(longest / _pen_speed(opts) * 1.5 + 30.0))
+
+
+def _seed_homework_class(opts: DemoOptions) -> None:
+    from appliance.features.homework.demo_plan import demo_pen_ids
+    from appliance.features.homework.roster import seed_class
+    from appliance.store import Store
+
+    (opts.data_dir / HOMEWORK_PLAN).write_text(json.dumps(_homework_plan(), ensure_ascii=False), encoding="utf-8")
+    store = Store(opts.data_dir / "classroom.db")
+    try:
+        store.call(lambda db: seed_class(db, HOMEWORK_CLASS, demo_pen_ids(), students=45))
+    finally:
+        store.close()
+
+
+register_scenario(
+    DemoScenario(
+        "pen homework",
+        "45 dot-matrix pens (Neo frames through a simulated gateway and BLE) writing the demo maths sheet with "
+        "realistic mistakes, a few doubtful marks for the review queue and one offline pen that uploads after class",
+        config=lambda opts: {
+            "drivers": {"smartpen": {"backend": "simulator", "script": str(opts.data_dir / HOMEWORK_PLAN),
+                                     "time_scale": _pen_speed(opts), "repeat_every_s": _homework_round_s(opts)}},
+            "features": {"homework": {"enabled": True, "finish_idle_s": 20.0}},
+        },
+        components=lambda opts: [DemoHomeworkTeacher(f"http://127.0.0.1:{opts.port}", _homework_round_s(opts))],
+        prepare=_seed_homework_class,
     )
 )
 
