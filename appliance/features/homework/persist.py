@@ -128,11 +128,11 @@ def load_assignment(db: sqlite_utils.Database, assignment_id: str, labels: Mappi
             s.ink_version[qid] = s.read_version[qid] = 1
     for sid, qid, ink in db.execute("SELECT student_id, question_id, ink_json FROM hw_ink WHERE assignment_id = ?",
                                     [assignment_id]).fetchall():
-        s = a.sheets.get(sid)
+        pending = a.sheets.get(sid)
         strokes = [[(float(x), float(y)) for x, y in st] for st in json.loads(ink)]
-        if s is not None and strokes and strokes != s.ink.get(qid):  # written after its last reading
-            s.ink[qid] = strokes
-            s.ink_version[qid] = 2
+        if pending is not None and strokes and strokes != pending.ink.get(qid):  # written after its last reading
+            pending.ink[qid] = strokes
+            pending.ink_version[qid] = 2
     return a
 
 
