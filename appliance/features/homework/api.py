@@ -142,7 +142,7 @@ def add_routes(app: web.Application, hw: Homework) -> None:
             answers.append({"question_id": q.id, "type": q.type, "given": ans.given if ans else None,
                             "confidence": ans.confidence if ans else None, "score": ans.score if ans else None,
                             "points": q.points, "correct": ans.correct if ans else None,
-                            "status": ans.status if ans else ("review" if s.ink.get(q.id) else "blank"),
+                            "status": ans.status if ans else ("pending" if s.ink.get(q.id) else "blank"),
                             "ink": [[list(p) for p in st] for st in s.ink.get(q.id, [])], "box_mm": list(q.box_mm)})
         return {"student_id": sid, "label": s.label, "score": s.score, "max_points": a.template.max_points,
                 "state": s.state, "answers": answers}
