@@ -33,17 +33,10 @@ def ink_length(strokes: Sequence[Sequence[tuple[float, float]]]) -> float:
 
 
 def default_recognizer() -> Recognizer:
-    """The on-device handwriting recognizer (models.handwriting), built on first use."""
-    import models.handwriting as hw
+    """The on-device handwriting recognizer (``models.handwriting.ocr.OcrRecognizer``), built on first use."""
+    from models.handwriting.ocr import OcrRecognizer
 
-    for name in ("HandwritingRecognizer", "RapidOcrRecognizer", "OcrRecognizer", "DefaultRecognizer"):
-        cls = getattr(hw, name, None)
-        if cls is not None:
-            return cls()  # type: ignore[no-any-return,unused-ignore]
-    factory = getattr(hw, "default_recognizer", None) or getattr(hw, "load_recognizer", None)
-    if factory is not None:
-        return factory()  # type: ignore[no-any-return,unused-ignore]
-    raise RuntimeError("models.handwriting exports no recognizer yet")
+    return OcrRecognizer()
 
 
 class RecognizerSlot:
