@@ -195,26 +195,23 @@ HOMEWORK_PLAN = "homework-plan.json"
 class DemoHomeworkTeacher(Component):
     """Opens the demo sheet for the demo class through the daemon's own API, as a teacher at the kiosk would.
 
-    The pen simulator runs its plan again every ``round_s`` seconds (the demo's endless class): just before
-    each new round the teacher collects the old assignment and opens a fresh one, so every round is graded.
+    The pen simulator runs its plan again and again (the demo's endless class). Once a round's results are
+    ready (or, failing that, after ``collect_after_s``) the teacher collects that assignment and opens a fresh
+    one, so the next round is graded too; the pens' next round starts well after that.
     """
 
     name = "demo_homework_teacher"
     kind = "feature"
 
-    def __init__(self, url: str, round_s: float | None) -> None:
+    def __init__(self, url: str, collect_after_s: float, dwell_s: float = 5.0) -> None:
         self.url = url
-        self.round_s = round_s
-
-    async def _sleep_until(self, ctx: ComponentContext, deadline: float) -> None:
-        while (left := deadline - time.monotonic()) > 0:
-            ctx.heartbeat()
-            await asyncio.sleep(min(left, 2.0))
+        self.collect_after_s = collect_after_s
+        self.dwell_s = dwell_s
 
     async def run(self, ctx: ComponentContext) -> None:
         import aiohttp
 
-        started = time.monotonic()  # the pen simulator's plan starts with the daemon too
+        base = self.url + "/api/homework/assignments"
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
             while True:  # wait for the feature
                 ctx.heartbeat()
@@ -223,24 +220,26 @@ class DemoHomeworkTeacher(Component):
                         if r.status == 200:
                             break
                 await asyncio.sleep(0.2)
-            rounds = 0
             while True:
                 body = {"template_id": HOMEWORK_TEMPLATE, "class_id": HOMEWORK_CLASS, "by": "demo"}
-                async with http.post(self.url + "/api/homework/assignments", json=body) as r:
+                async with http.post(base, json=body) as r:
                     if r.status not in (200, 409):
                         raise RuntimeError(f"could not open the demo homework: {r.status} {await r.text()}")
-                if self.round_s is None:
-                    await self._sleep_until(ctx, float("inf"))
-                    continue
-                rounds += 1
-                await self._sleep_until(ctx, started + rounds * self.round_s - 2.0)
-                async with http.get(self.url + "/api/homework/assignments") as r:
-                    listed = (await r.json())["assignments"] if r.status == 200 else []
-                for a in listed:
-                    if a["state"] == "open" and a["class_id"] == HOMEWORK_CLASS:
-                        async with http.post(self.url + f"/api/homework/assignments/{a['assignment_id']}/close",
-                                             json={"by": "demo"}) as r:
-                            await r.read()
+                async with http.get(base) as r:  # the open one (also one left open by an earlier run)
+                    current = next(a for a in (await r.json())["assignments"]
+                                   if a["state"] == "open" and a["class_id"] == HOMEWORK_CLASS)
+                aid = current["assignment_id"]
+                deadline = time.monotonic() + self.collect_after_s
+                while time.monotonic() < deadline:
+                    ctx.heartbeat()
+                    await asyncio.sleep(1.0)
+                    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                        async with http.get(f"{base}/{aid}") as r:
+                            if r.status == 200 and (await r.json())["results_ready"]:
+                                break
+                await asyncio.sleep(self.dwell_s)
+                async with http.post(f"{base}/{aid}/close", json={"by": "demo"}) as r:
+                    await r.read()
 
 
 def _homework_plan() -> dict[str, Any]:
@@ -257,11 +256,15 @@ def _pen_speed(opts: DemoOptions) -> float:
     return min(120.0, max(1.0, opts.lesson_speed))
 
 
-def _homework_round_s(opts: DemoOptions) -> float:
-    """Real seconds between two runs of the plan: the slowest child (about 4 s a writing) plus room to finish."""
+def _homework_class_s() -> float:
+    """Class seconds the slowest child takes (about 4 s a writing), plus the offline pen's upload after class."""
     plan = _homework_plan()
-    longest = max(p["start_delay_s"] + sum(w["pause_before_s"] + 4.0 for w in p["writings"]) for p in plan["pens"])
-    return max(90.0, round(longest / _pen_speed(opts) * 1.5 + 30.0))
+    return max(p["start_delay_s"] + sum(w["pause_before_s"] + 4.0 for w in p["writings"]) for p in plan["pens"]) + 30.0
+
+
+def _homework_repeat_s() -> float:
+    """Class seconds between two runs of the plan: the class, then a break while the teacher looks at results."""
+    return round(_homework_class_s() + 600.0)
 
 
 def _seed_homework_class(opts: DemoOptions) -> None:
@@ -284,10 +287,11 @@ register_scenario(
         "realistic mistakes, a few doubtful marks for the review queue and one offline pen that uploads after class",
         config=lambda opts: {
             "drivers": {"smartpen": {"backend": "simulator", "script": str(opts.data_dir / HOMEWORK_PLAN),
-                                     "time_scale": _pen_speed(opts), "repeat_every_s": _homework_round_s(opts)}},
+                                     "time_scale": _pen_speed(opts), "repeat_every_s": _homework_repeat_s()}},
             "features": {"homework": {"enabled": True, "finish_idle_s": 20.0}},
         },
-        components=lambda opts: [DemoHomeworkTeacher(f"http://127.0.0.1:{opts.port}", _homework_round_s(opts))],
+        components=lambda opts: [DemoHomeworkTeacher(f"http://127.0.0.1:{opts.port}",
+                                                      _homework_repeat_s() / _pen_speed(opts))],
         prepare=_seed_homework_class,
     )
 )
