@@ -380,3 +380,20 @@ async def test_restart_keeps_open_sheets(tmp_path: Path) -> None:
             assert s.answers["q2"].given == "B"  # the box left unread at the restart is read at the submit
         await supervisor.stop()
     store.close()
+
+
+async def test_collected_assignments_leave_memory_but_stay_readable(rig: Rig) -> None:
+    hw, bus, _store, client = rig
+    ids = []
+    for _ in range(5):
+        a = await hw.open_assignment(SHEET.id, CLASS)
+        Pen(bus, PENS[0], time.time()).mark("q1", "D")
+        await asyncio.sleep(0.05)
+        await hw.close_assignment(a.assignment_id)
+        ids.append(a.assignment_id)
+    await wait_until(lambda: len(hw.live) == 3)
+    assert set(hw.live) == set(ids[-3:])
+    old = await (await client.get(f"/api/homework/assignments/{ids[0]}")).json()  # from the store
+    assert old["state"] == "closed" and old["results_ready"] and old["summary"]["finished"] == 1
+    listed = (await (await client.get("/api/homework/assignments")).json())["assignments"]
+    assert [a["assignment_id"] for a in listed if a["assignment_id"] in ids] == ids[-3:][::-1] + ids[:2][::-1]

@@ -44,6 +44,7 @@ from models.handwriting import Recognizer
 BUNDLED_TEMPLATES = Path(__file__).with_name("templates")
 HEARTBEAT_S = 2.0
 IDLE_CHECK_S = 0.5
+KEEP_CLOSED = 3  # collected assignments kept in memory for late offline uploads; older ones load from the store
 
 
 class HomeworkError(Exception):
@@ -367,6 +368,16 @@ class Homework(Feature):
             lag = a.results_ready_at - (a.last_stroke_at or a.results_ready_at)
             ctx.log.info("homework %s: results ready %.2f s after the last stroke (%d finished, mean %s, %d to review)",
                          a.assignment_id, lag, summary["finished"], summary["mean_score"], summary["needs_review"])
+        self._prune()
+
+    def _prune(self) -> None:
+        """Keep open assignments and the last few collected ones in memory (a demo runs a class every minute)."""
+        done = sorted((a for a in self.live.values() if a.state == "closed" and a.results_ready_at is not None
+                       and a.reading == 0), key=lambda a: a.opened_at)
+        for a in done[:-KEEP_CLOSED]:
+            del self.live[a.assignment_id]
+            for sid in a.sheets:
+                self._sent.pop((a.assignment_id, sid), None)
 
     def _report_late(self, db: Any, a: Assignment, late: list[Sheet]) -> None:
         ctx = self._need_ctx()
@@ -444,6 +455,7 @@ class Homework(Feature):
             if s.state == "writing":
                 self.finish(a, s, "closed")
         await self.maybe_results(a)
+        self._prune()
 
     async def assignment(self, aid: str) -> Assignment:
         a = self.live.get(aid)
