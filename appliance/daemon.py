@@ -67,6 +67,14 @@ def build_drivers(config: AppConfig) -> list[Component]:
         except ImportError as exc:
             log.error("heart-rate driver unavailable: %s", exc)
             drivers.append(UnavailableComponent("heart_rate", "driver", f"driver failed to import: {exc}"))
+    if config.drivers.smartpen is not None:
+        try:
+            from drivers.smartpen import SmartPenDriver
+
+            drivers.append(SmartPenDriver(config.drivers.smartpen))
+        except ImportError as exc:
+            log.error("smart-pen driver unavailable: %s", exc)
+            drivers.append(UnavailableComponent("smartpen", "driver", f"driver failed to import: {exc}"))
     return drivers
 
 
