@@ -44,6 +44,7 @@ from models.handwriting import Recognizer
 BUNDLED_TEMPLATES = Path(__file__).with_name("templates")
 HEARTBEAT_S = 2.0
 IDLE_CHECK_S = 0.5
+READ_AFTER_PAUSE_S = 4.0  # a box whose writer paused this long is read already (it may be the last one)
 KEEP_CLOSED = 3  # collected assignments kept in memory for late offline uploads; older ones load from the store
 
 
@@ -278,10 +279,15 @@ class Homework(Feature):
             await self._store().run(lambda db: persist.save_ink(db, boxes))
 
     def check_idle(self, now: float) -> None:
+        """Finish students idle for ``finish_idle_s``; read the box of one who paused (more ink re-reads it)."""
         for a in list(self.live.values()):
             for s in a.sheets.values():
-                if s.state == "writing" and s.last_rx is not None and now - s.last_rx >= self.config.finish_idle_s:
+                if s.state != "writing" or s.last_rx is None:
+                    continue
+                if now - s.last_rx >= self.config.finish_idle_s:
                     self.finish(a, s, "idle")
+                elif now - s.last_rx >= READ_AFTER_PAUSE_S and s.current is not None:
+                    self.schedule_read(a, s, s.current)
 
     def finish(self, a: Assignment, sheet: Sheet, by: str) -> None:
         """The student is done: read what is left, blanks for untouched questions, and maybe the class's results."""
