@@ -231,10 +231,28 @@ def walk(browser: Any, base: str, shots: Path, *, picture: Path | None, collect_
 
 
 # --------------------------------------------------------------------------------------------- real demo
+def pens_writing(base: str, within_s: float = 30.0) -> bool:
+    """Whether the demo's simulated pens report or write within ``within_s`` (the feature can be up before them)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if get_json(base + "/api/homework/pens")["pens"]:
+            return True
+        for a in get_json(base + "/api/homework/assignments")["assignments"]:
+            if a["state"] == "open" and any(
+                    s["state"] != "not_started"
+                    for s in get_json(f"{base}/api/homework/assignments/{a['assignment_id']}")["students"]):
+                return True
+        time.sleep(1.0)
+    return False
+
+
 @pytest.fixture(scope="module")
 def hw_demo(demo_daemon: DemoProcess) -> DemoProcess:
     if not homework_ready(demo_daemon.url):
         pytest.skip("the demo has no ready homework feature yet (simulated pen class not wired into the demo)")
+    if not pens_writing(demo_daemon.url):
+        pytest.skip("the demo's homework feature is up but no pen reports or writes (the smartpen driver is not "
+                    "running in the demo yet)")
     return demo_daemon
 
 

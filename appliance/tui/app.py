@@ -6,7 +6,8 @@ A Textual app that talks to the daemon only through its local HTTP API (docs/api
 Tabs: 1 Components, 2 Log, 3 Configuration, 4 Self-test, 5 Sync (the link to the county and the outbox
 behind it, from ``GET /api/sync`` and the ``sync.status`` events), 6 PE bands (the heart-rate adapter, the
 bands it hears and the Smart PE roster's problems, from ``GET /api/pe/bands`` and the ``hr.adapter``
-events). All network I/O runs in async workers; when the
+events), 7 Pens (the homework pens' link health with the student holding each, from ``GET /api/homework/pens``,
+``GET /api/homework/roster`` and the ``pen.status`` events). All network I/O runs in async workers; when the
 daemon is unreachable a banner says so and the app keeps retrying (health every 2 s, the event socket with
 backoff), so it survives daemon restarts.
 
@@ -47,10 +48,13 @@ from appliance.tui.client import (
     DaemonClient,
     DaemonError,
     Health,
+    HomeworkRoster,
     LogLine,
     PeAdapter,
     PeBand,
     PeBandsInfo,
+    PenInfo,
+    PensInfo,
     SelfTest,
     SyncInfo,
 )
@@ -61,14 +65,21 @@ HEALTH_INTERVAL_S = 2.0
 WS_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0)
 MAX_LOG_LINES = 5000
 
-TABS = ("components", "log", "config", "selftest", "sync", "pe")
-TAB_TITLES = ("Components", "Log", "Configuration", "Self-test", "Sync", "PE bands")
+TABS = ("components", "log", "config", "selftest", "sync", "pe", "pens")
+TAB_TITLES = ("Components", "Log", "Configuration", "Self-test", "Sync", "PE bands", "Pens")
 # The sync link has not reported for this long although the daemon answers: say so on the Sync tab.
 SYNC_STALE_S = 10.0
 # The same for the heart-rate adapter (it reports every ~2 s) on the PE bands tab.
 PE_STALE_S = 10.0
 # hr.adapter events redraw the PE bands tab at most this often (at most 2 redraws a second).
 PE_REDRAW_MIN_S = 0.5
+# pen.status events (one per pen every few seconds: 45 pens) redraw the Pens tab at most this often.
+PENS_REDRAW_MIN_S = 0.5
+# Who holds which pen is refetched this often (and whenever the tab is opened or r is pressed).
+PENS_ROSTER_EVERY_S = 10.0
+# A pen not heard from for this long is shown in yellow; twice as long in red.
+PEN_QUIET_S = 10.0
+PEN_TRANSPORTS: Mapping[str, str] = {"ble": "BLE", "serial": "gateway", "simulator": "simulator"}
 
 STATE_STYLES: Mapping[str, str] = {
     "ok": "bold green",
@@ -174,6 +185,11 @@ def _as_float(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _pen_key(pen_id: str) -> str:
+    """Pens are Bluetooth addresses; the driver and a spreadsheet may disagree on case."""
+    return str(pen_id).strip().upper()
 
 
 def _state_text(state: str) -> Text:
@@ -349,6 +365,19 @@ TabPane {
 #pe-table {
     height: 1fr;
 }
+#pens-summary {
+    height: auto;
+    padding: 0 1;
+}
+#pens-problems {
+    height: auto;
+    max-height: 8;
+    padding: 0 1;
+    margin-bottom: 1;
+}
+#pens-table {
+    height: 1fr;
+}
 ConfirmScreen {
     align: center middle;
 }
@@ -441,6 +470,7 @@ class TechnicianApp(App[int]):
         Binding("4", "show_tab('selftest')", "Self-test"),
         Binding("5", "show_tab('sync')", "Sync"),
         Binding("6", "show_tab('pe')", "PE bands"),
+        Binding("7", "show_tab('pens')", "Pens"),
         Binding("r", "refresh", "Refresh"),
         Binding("t", "selftest", "Test"),
         Binding("R", "restart", "Restart", key_display="R"),
@@ -488,6 +518,19 @@ class TechnicianApp(App[int]):
         self._pe_render_pending = False
         self.pe_renders = 0  # how many times the PE bands tab was drawn (the redraw throttle's test looks)
         self._pe_in_flight = False
+        self.pens: dict[str, PenInfo] = {}  # by normalised pen id
+        self._pen_received_mono: dict[str, float] = {}  # when each pen's report arrived (to age last_seen)
+        self.pens_problems: list[str] = []
+        self.pens_configured: bool | None = None  # None until the first answer; False after a 404
+        self.pens_error: str | None = None
+        self.pens_updated: float | None = None
+        self.pen_labels: dict[str, str] = {}  # pen id -> the label of the student holding it ("12号")
+        self.pens_class: str | None = None
+        self._pens_roster_mono = 0.0
+        self._pens_rendered_mono = 0.0
+        self._pens_render_pending = False
+        self.pens_renders = 0
+        self._pens_in_flight = False
         self._ascii_filter = AsciiFilter()
 
     # ------------------------------------------------------------------ layout
@@ -517,6 +560,10 @@ class TechnicianApp(App[int]):
                 yield Static(Text("Loading heart-rate bands...", style="dim"), id="pe-adapter")
                 yield Static("", id="pe-problems")
                 yield DataTable(id="pe-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("7 Pens", id="pens"):
+                yield Static(Text("Loading pens...", style="dim"), id="pens-summary")
+                yield Static("", id="pens-problems")
+                yield DataTable(id="pens-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -555,12 +602,20 @@ class TechnicianApp(App[int]):
         pe.add_column("Source", key="source")
         pe.display = False
         self.query_one("#pe-problems", Static).display = False
+        pens = self.query_one("#pens-table", DataTable)
+        for key, label in (("pen", "Pen"), ("student", "Student"), ("transport", "Transport"), ("link", "Link"),
+                           ("battery", "Battery"), ("strokes", "Strokes"), ("lost", "Lost / gaps"),
+                           ("offline", "Offline notes"), ("last_seen", "Last seen"), ("detail", "Detail")):
+            pens.add_column(label, key=key)
+        pens.display = False
+        self.query_one("#pens-problems", Static).display = False
         self._render_log_filter()
         comp.focus()
         self.refresh_health()
         self.load_config()
         self.refresh_sync()
         self.refresh_pe()
+        self.refresh_pens()
         self.event_stream()
         self.set_interval(HEALTH_INTERVAL_S, self._tick)
 
@@ -585,7 +640,7 @@ class TechnicianApp(App[int]):
     # ------------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Refresh", "Fetch health, configuration, sync status and PE bands now (r)",
+        yield SystemCommand("Refresh", "Fetch health, configuration, sync status, PE bands and pens now (r)",
                             self.action_refresh)
         for tab, title in zip(TABS, TAB_TITLES, strict=True):
             yield SystemCommand(f"Show {title}", f"Switch to the {title} tab",
@@ -603,7 +658,7 @@ class TechnicianApp(App[int]):
         self.query_one("#tabs", TabbedContent).active = tab
         focus_target = {"components": "#components-table", "log": "#log-view", "config": "#config-table",
                         "selftest": "#selftest-table", "sync": "#sync-table",
-                        "pe": "#pe-table"}[tab]
+                        "pe": "#pe-table", "pens": "#pens-table"}[tab]
         self.query_one(focus_target).focus()
 
     def action_refresh(self) -> None:
@@ -611,6 +666,8 @@ class TechnicianApp(App[int]):
         self.load_config()
         self.refresh_sync()
         self.refresh_pe()
+        self._pens_roster_mono = 0.0
+        self.refresh_pens()
         self.notify("Refreshing...", timeout=1.5)
 
     def action_selftest(self) -> None:
@@ -679,6 +736,9 @@ class TechnicianApp(App[int]):
             self.refresh_sync()
         if pane == "pe":
             self.refresh_pe()
+        if pane == "pens":
+            self._pens_roster_mono = 0.0
+            self.refresh_pens()
 
     def _current_component(self) -> str | None:
         active = self.query_one("#tabs", TabbedContent).active
@@ -709,6 +769,7 @@ class TechnicianApp(App[int]):
         self.refresh_health()
         self.refresh_sync()
         self.refresh_pe()
+        self.refresh_pens()
         if self.config_info is None and self.reachable:
             self.load_config()
 
@@ -1230,6 +1291,208 @@ class TechnicianApp(App[int]):
                         "component running? (tab 1)")
         return None
 
+    # ------------------------------------------------------------------ pens (homework)
+    @work(group="pens")
+    async def refresh_pens(self) -> None:
+        if self._pens_in_flight or self.client is None:
+            return
+        self._pens_in_flight = True
+        try:
+            info = await self.client.pens()
+            roster: HomeworkRoster | None = None
+            if time.monotonic() - self._pens_roster_mono >= PENS_ROSTER_EVERY_S:
+                try:
+                    roster = await self.client.homework_roster()
+                except DaemonError as exc:  # the pens still show, without who holds them
+                    self.log.warning(f"homework roster: {exc}")
+                self._pens_roster_mono = time.monotonic()
+        except DaemonError as exc:
+            if exc.status == 404:
+                self.pens_configured = False
+                self.pens_error = None
+                self.pens = {}
+                self.pens_problems = []
+            else:
+                self.pens_error = str(exc)
+            self._schedule_pens_render()
+            return
+        finally:
+            self._pens_in_flight = False
+        if roster is not None:
+            self._apply_pen_roster(roster)
+        self._apply_pens(info)
+
+    def _apply_pen_roster(self, roster: HomeworkRoster) -> None:
+        self.pens_class = roster.get("class_id")
+        self.pen_labels = {_pen_key(pen): s["label"] for s in roster.get("students") or [] if (pen := s.get("pen_id"))}
+
+    def _apply_pens(self, info: PensInfo) -> None:
+        """Take a ``GET /api/homework/pens`` answer (pens it no longer lists are dropped)."""
+        self.pens_configured = True
+        self.pens_error = None
+        self.pens_problems = list(info.get("problems") or [])
+        self.pens_updated = time.time()
+        listed = {_pen_key(p["pen_id"]) for p in info.get("pens") or []}
+        for key in [k for k in self.pens if k not in listed]:
+            del self.pens[key]
+            self._pen_received_mono.pop(key, None)
+        for pen in info.get("pens") or []:
+            self._apply_pen(pen)
+        self._schedule_pens_render()
+
+    def _apply_pen(self, pen: PenInfo) -> None:
+        """One pen's report (from the API or a ``pen.status`` event), never stepping back to an older one."""
+        key = _pen_key(pen["pen_id"])
+        old = self.pens.get(key)
+        old_ts = _as_float(old.get("ts")) if old else None
+        new_ts = _as_float(pen.get("ts"))
+        if old_ts is not None and new_ts is not None and 0 < old_ts - new_ts < 30:
+            return  # an answer that overtook a newer event
+        self.pens[key] = pen
+        self._pen_received_mono[key] = time.monotonic()
+        self.pens_updated = time.time()
+
+    def _schedule_pens_render(self) -> None:
+        wait = self._pens_rendered_mono + PENS_REDRAW_MIN_S - time.monotonic()
+        if wait <= 0:
+            self._render_pens()
+        elif not self._pens_render_pending:
+            self._pens_render_pending = True
+            self.set_timer(wait, self._deferred_pens_render)
+
+    def _deferred_pens_render(self) -> None:
+        self._pens_render_pending = False
+        self._render_pens()
+
+    def _render_pens(self) -> None:
+        self._pens_rendered_mono = time.monotonic()
+        self.pens_renders += 1
+        try:
+            self._draw_pens()
+        except NoMatches:  # the app is shutting down
+            return
+        except Exception as exc:  # a malformed report must not take the console down
+            self.log.error(f"could not show pens {self.pens!r}: {exc!r}")
+
+    def _draw_pens(self) -> None:
+        header = self.query_one("#pens-summary", Static)
+        problems = self.query_one("#pens-problems", Static)
+        table = self.query_one("#pens-table", DataTable)
+        if self.pens_configured is False:
+            text = Text("Pen homework not configured on this box", style="bold yellow")
+            text.append(" (GET /api/homework/pens answered 404): no pens to show.\n"
+                        "Set [features.homework] enabled = true and configure [drivers.smartpen] "
+                        "(tab 3 shows the configuration).", style="dim")
+            header.update(text)
+            problems.display = False
+            table.display = False
+            return
+        if not self.pens:
+            if self.pens_error:
+                header.update(Text(f"Pens not available: {self.pens_error}", style="bold red"))
+            elif self.pens_configured:
+                text = Text("No pen has reported yet ", style="bold yellow")
+                text.append("(a pen reports when it connects and every few seconds after; see smartpen on tab 1).",
+                            style="dim")
+                header.update(text)
+            else:
+                header.update(Text("Loading pens...", style="dim"))
+            self._draw_pens_problems(problems)
+            table.display = False
+            return
+        header.update(self._pens_header())
+        self._draw_pens_problems(problems)
+        now = time.monotonic()
+        rows = {key: self._pen_cells(self.pens[key], now - self._pen_received_mono.get(key, now))
+                for key in sorted(self.pens)}
+        if [key.value for key in table.rows] != list(rows):
+            cursor_row = table.cursor_row
+            table.clear()
+            for key, cells in rows.items():
+                table.add_row(*cells.values(), key=key)
+            if table.row_count:
+                table.move_cursor(row=min(cursor_row, table.row_count - 1))
+        else:
+            for key, cells in rows.items():
+                for column, value in cells.items():
+                    if column != "pen":
+                        table.update_cell(key, column, value, update_width=True)
+        table.display = True
+
+    def _draw_pens_problems(self, widget: Static) -> None:
+        if not self.pens_problems:
+            widget.display = False
+            return
+        text = Text(f"Problems ({len(self.pens_problems)}):", style="bold yellow")
+        for problem in self.pens_problems:
+            text.append(f"\n  - {problem}", style="yellow")
+        widget.update(text)
+        widget.display = True
+
+    def _pens_header(self) -> Text:
+        pens = list(self.pens.values())
+        connected = sum(1 for p in pens if p.get("connected"))
+        text = Text()
+        text.append("Pens ", style="bold")
+        text.append(f"{len(pens)} known", style="bold cyan")
+        text.append("  connected: ")
+        text.append(f"{connected}/{len(pens)}", style="bold green" if connected == len(pens) else "bold yellow")
+        strokes = sum(_as_int(p.get("strokes")) or 0 for p in pens)
+        lost = sum(_as_int(p.get("lost_events")) or 0 for p in pens)
+        gaps = sum(_as_int(p.get("counter_gaps")) or 0 for p in pens)
+        offline = sum(_as_int(p.get("offline_notes_pending")) or 0 for p in pens)
+        text.append(f"  strokes: {strokes}")
+        text.append("  lost events: ")
+        text.append(f"{lost} in {gaps} gaps", style="bold yellow" if lost else "green")
+        text.append("  offline notes pending: ")
+        text.append(str(offline), style="bold yellow" if offline else "green")
+        held = sum(1 for key in self.pens if key in self.pen_labels)
+        text.append(f"\nStudents from the homework roster of class {self.pens_class or '?'}: {held} of "
+                    f"{len(pens)} pens are held by a student.", style="dim")
+        text.append(" Lost / gaps: events the pen's counter says never arrived, and in how many gaps; "
+                    "r refreshes.", style="dim")
+        if self.pens_error:
+            when = f" (last update {_clock(self.pens_updated)})" if self.pens_updated else ""
+            text.append(f"\nFigures may be out of date{when}: {self.pens_error}", style="bold red")
+        return text
+
+    def _pen_cells(self, pen: PenInfo, since: float) -> dict[str, Text]:
+        key = _pen_key(pen["pen_id"])
+        label = pen.get("label") or self.pen_labels.get(key)
+        connected = bool(pen.get("connected"))
+        battery = _as_int(pen.get("battery"))
+        if battery is None:
+            battery_text = Text("-", style="dim")
+        else:
+            battery_text = Text(f"{battery} %" + (" low" if battery <= 15 else ""),
+                                style="bold red" if battery <= 15 else "yellow" if battery <= 30 else "")
+        lost = _as_int(pen.get("lost_events")) or 0
+        gaps = _as_int(pen.get("counter_gaps")) or 0
+        offline = _as_int(pen.get("offline_notes_pending"))
+        seen = _as_float(pen.get("last_seen"))
+        ts = _as_float(pen.get("ts"))
+        if seen is None:
+            seen_text = Text("never", style="yellow")
+        else:
+            age = max(0.0, (ts if ts is not None else time.time()) - seen) + max(0.0, since)
+            seen_text = Text(f"{_human_duration(age)} ago" if age >= 60 else f"{age:.1f} s ago",
+                             style="bold red" if age >= 2 * PEN_QUIET_S else "yellow" if age >= PEN_QUIET_S else "")
+        transport = str(pen.get("transport") or "?")
+        detail = pen.get("detail")
+        return {
+            "pen": Text(key, style="bold"),
+            "student": Text(label, style="bold cyan") if label else Text("(nobody)", style="yellow"),
+            "transport": Text(PEN_TRANSPORTS.get(transport, transport)),
+            "link": Text("connected", style="green") if connected else Text("DISCONNECTED", style="bold red"),
+            "battery": battery_text,
+            "strokes": Text(str(_as_int(pen.get("strokes")) or 0)),
+            "lost": Text(f"{lost} / {gaps}", style="bold yellow" if lost else "dim"),
+            "offline": Text("-", style="dim") if offline is None else Text(str(offline),
+                                                                            style="bold yellow" if offline else ""),
+            "last_seen": seen_text,
+            "detail": Text(str(detail), style="red" if not connected else "") if detail else Text("-", style="dim"),
+        }
+
     # ------------------------------------------------------------------ config
     @work(exclusive=True, group="config")
     async def load_config(self) -> None:
@@ -1422,6 +1685,10 @@ class TechnicianApp(App[int]):
             adapter["bands"] = [b for b in bands if isinstance(b, dict)] if isinstance(bands, list) else []
             self._apply_pe_adapter(cast(PeAdapter, adapter))
             self._schedule_pe_render()
+        elif topic == "pen.status":
+            if event.get("pen_id"):
+                self._apply_pen(cast(PenInfo, {key: value for key, value in event.items() if key != "topic"}))
+                self._schedule_pens_render()
         elif topic == "device.alert":
             level = {"critical": "CRITICAL", "warning": "WARNING"}.get(str(event.get("severity")), "INFO")
             state = "" if event.get("active", True) else " (cleared)"

@@ -117,6 +117,45 @@ class PeBandsInfo(TypedDict):
     roster_problems: list[str]
 
 
+class PenInfo(TypedDict, total=False):
+    """One dot-matrix pen's link health (``pen.status`` events and ``GET /api/homework/pens``)."""
+
+    pen_id: Required[str]
+    transport: str  # "ble" | "serial" | "simulator"
+    connected: bool
+    battery: int | None  # percent
+    strokes: int  # strokes received this session
+    lost_events: int  # events the pen's counter says never arrived
+    counter_gaps: int  # how many gaps those came in
+    offline_notes_pending: int | None  # notes stored in the pen, not yet uploaded
+    last_seen: float | None  # unix time
+    detail: str | None
+    ts: float
+    label: str | None  # the student holding it, when the daemon says so
+
+
+class PensInfo(TypedDict):
+    """``GET /api/homework/pens``."""
+
+    pens: list[PenInfo]
+    problems: list[str]
+
+
+class HomeworkStudent(TypedDict):
+    student_id: str
+    label: str
+    pen_id: str | None
+
+
+class HomeworkRoster(TypedDict):
+    """``GET /api/homework/roster``: the current class (or ``class_id``), with each student's pen."""
+
+    class_id: str | None
+    classes: list[str]
+    students: list[HomeworkStudent]
+    unassigned_pens: list[str]
+
+
 class DaemonError(Exception):
     """Any failure talking to the daemon; ``str(exc)`` is one clear sentence."""
 
@@ -278,6 +317,38 @@ class DaemonClient:
         problems = data.get("roster_problems")
         return PeBandsInfo(adapter=cast(PeAdapter | None, adapter),
                            roster_problems=[str(p) for p in problems] if isinstance(problems, list) else [])
+
+    async def pens(self) -> PensInfo:
+        """The homework pens' link health (``GET /api/homework/pens``).
+
+        Raises :class:`DaemonError` with ``status == 404`` when pen homework is not configured on the box.
+        """
+        data = self._expect_dict(await self._request("GET", "/api/homework/pens"), "GET /api/homework/pens")
+        pens = data.get("pens")
+        rows: list[PenInfo] = []
+        for p in pens if isinstance(pens, list) else []:
+            if isinstance(p, dict) and p.get("pen_id"):
+                p.pop("topic", None)
+                rows.append(cast(PenInfo, p))
+        problems = data.get("problems")
+        return PensInfo(pens=rows, problems=[str(p) for p in problems] if isinstance(problems, list) else [])
+
+    async def homework_roster(self, class_id: str | None = None) -> HomeworkRoster:
+        """Who holds which pen (``GET /api/homework/roster``); 404 when pen homework is not configured."""
+        params = {"class_id": class_id} if class_id else None
+        data = self._expect_dict(await self._request("GET", "/api/homework/roster", params=params),
+                                 "GET /api/homework/roster")
+        students = data.get("students")
+        classes = data.get("classes")
+        free = data.get("unassigned_pens")
+        return HomeworkRoster(
+            class_id=str(data["class_id"]) if data.get("class_id") else None,
+            classes=[str(c) for c in classes] if isinstance(classes, list) else [],
+            students=[HomeworkStudent(student_id=str(x.get("student_id")), label=str(x.get("label") or ""),
+                                      pen_id=str(x["pen_id"]) if x.get("pen_id") else None)
+                      for x in students if isinstance(x, dict)] if isinstance(students, list) else [],
+            unassigned_pens=[str(p) for p in free] if isinstance(free, list) else [],
+        )
 
     async def restart(self, name: str) -> dict[str, Any]:
         path = f"/api/components/{_quote(name)}/restart"
