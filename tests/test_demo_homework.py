@@ -8,23 +8,15 @@ pen simulator's Neo bytes, the driver, the feature, the outbox, the broker and t
 
 from __future__ import annotations
 
-import inspect
 import json
 import sqlite3
 from collections.abc import Iterator
 
 import pytest
 
-import appliance.daemon
-
 from conftest import DemoProcess, free_port, get_json, wait_for
 
 CLASS = "demo-4-2"
-
-pytestmark = pytest.mark.skipif(
-    "smartpen" not in inspect.getsource(appliance.daemon.build_drivers),
-    reason="the daemon does not build the pen driver yet (drivers.smartpen in appliance/daemon.py build_drivers)",
-)
 
 
 @pytest.fixture(scope="module")
