@@ -32,7 +32,7 @@ from appliance.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 STATE_RANK = {"ready": 0, "degraded": 1, "failed": 2}
-HIGH_RATE_TOPICS = frozenset({"hr.sample"})
+HIGH_RATE_TOPICS = frozenset({"hr.sample", "pen.stroke"})
 
 
 @dataclass
