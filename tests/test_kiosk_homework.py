@@ -175,7 +175,7 @@ def walk(browser: Any, base: str, shots: Path, *, picture: Path | None, collect_
 
         # the review queue: pick the first reading (or key one in) and the item is gone on the server
         page.tap(".hw-navbtn[data-view='review']")
-        page.wait_for_selector("#hw-view-review .hw-rv-main, #hw-view-review .hw-empty", timeout=15_000)
+        page.wait_for_selector("#hw-view-review :is(.hw-rv-main, .hw-empty:not([data-loading]))", timeout=15_000)
         if page.locator("#hw-view-review .hw-rv-main").count():
             rid = page.get_attribute("#hw-view-review .hw-rv-main", "data-review")
             assert page.locator("#hw-view-review svg.hw-ink polyline").count() > 0
@@ -216,6 +216,7 @@ def walk(browser: Any, base: str, shots: Path, *, picture: Path | None, collect_
             page.evaluate(f"location.hash = '{live_hash}/results'")
             page.wait_for_selector(".hw-qbar")
             page.wait_for_timeout(300)
+            page.evaluate("document.getElementById('toasts').innerHTML = ''")
             page.screenshot(path=str(picture))
 
         page.tap(".hw-head [data-act='back']")

@@ -61,7 +61,7 @@
     dialog: null,            // {kind: "new"|"override", ...}
     pollTimer: null,
     reviewTimer: null,
-    listTimer: null
+    later: {}               // throttled refetches: key -> {timer, fn}
   };
 
   /* ---------- helpers ---------- */
@@ -128,7 +128,7 @@
   }
 
   function empty(box, text, hint) {
-    box.innerHTML = '<div class="hw-empty"><div class="hw-empty-title">' + esc(text) + "</div>" +
+    box.innerHTML = '<div class="hw-empty"' + (text === t("hw.loading") ? ' data-loading="1"' : "") + '><div class="hw-empty-title">' + esc(text) + "</div>" +
       (hint ? '<div class="hw-empty-hint">' + esc(hint) + "</div>" : "") + "</div>";
   }
 
@@ -1411,10 +1411,10 @@
     if (msg.topic === "hw.progress") {
       if (mergeProgress(msg)) {
         if (H.view === "live") queueLive();
-        else if (H.view === "results") later(function () { loadAssignment(false); });
+        else if (H.view === "results") later("asg", function () { loadAssignment(false); });
       }
       var a = (H.assignments || []).filter(function (x) { return x.assignment_id === msg.assignment_id; })[0];
-      if (H.view === "home" || !a) later(function () { loadAssignments().then(function () { if (H.view === "home") renderHome(); }); });
+      if (H.view === "home" || !a) later("list", function () { loadAssignments().then(function () { if (H.view === "home") renderHome(); }); });
       scheduleReviewCount();
       return;
     }
@@ -1434,9 +1434,12 @@
     }
   }
 
-  function later(fn) {
-    clearTimeout(H.listTimer);
-    H.listTimer = setTimeout(fn, 800);
+  /* At most one refetch per 800 ms however fast the pens write (a throttle: a debounce would wait for a pause). */
+  function later(key, fn) {
+    var slot = H.later[key] = H.later[key] || {};
+    slot.fn = fn;
+    if (slot.timer) return;
+    slot.timer = setTimeout(function () { slot.timer = null; var f = slot.fn; slot.fn = null; if (f) f(); }, 800);
   }
 
   function scheduleReviewCount() {
