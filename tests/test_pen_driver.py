@@ -172,6 +172,7 @@ async def test_a_class_writes_through_the_serial_gateway(serial_class: Harness) 
     sim = h.sim
     await wait_until(lambda: ("ok", None) in h.states, 5, "the gateway to answer")
     assert sim.gateway_path and h.driver.port == sim.gateway_path
+    assert [s for s, _ in h.states] == ["ok"], "no degraded flash while the gateway comes up"
     await wait_until(lambda: sim.elapsed() > sim.class_end_s + 5, 20, "the class to finish")
     await class_done(h, expected_total(sim), 10)
     assert len(h.strokes) == expected_total(sim)
@@ -221,6 +222,7 @@ async def test_a_class_writes_over_ble_through_bleaks_client_backend(ble_class: 
     h = ble_class
     sim = h.sim
     await wait_until(lambda: ("ok", None) in h.states, 10, "the adapter to scan")
+    assert [s for s, _ in h.states] == ["ok"]
     offline_pen = sim.pens[2]
     await wait_until(lambda: sim.elapsed() > sim.class_end_s + 5, 20, "the class to finish")
     await class_done(h, expected_total(sim), 15)
@@ -300,3 +302,49 @@ async def test_a_locked_pen_gets_one_attempt_per_request() -> None:
                          3, "unlocked")  # fmt: skip
         assert pen.password_attempts == ["1111", "2468"]
         await wait_until(lambda: len(h.of(pen_id)) >= 1, 10, "strokes after unlocking")
+
+
+async def test_a_port_that_does_not_answer_as_a_gateway_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import tty
+
+    from drivers.smartpen import driver as driver_module
+
+    monkeypatch.setattr(driver_module, "GATEWAY_ANSWER_S", 0.5)
+    master, slave = os.openpty()
+    tty.setraw(master)
+    try:
+        async with running(SmartPenDriver(SmartPenSerialConfig(backend="serial", port=os.ttyname(slave)))) as h:
+            await wait_until(lambda: any(s == "degraded" for s, _ in h.states), 3, "degraded")
+            reason = next(r for s, r in h.states if s == "degraded")
+            assert reason is not None and "does not answer as a pen gateway" in reason
+            assert os.read(master, 100).startswith(b"\xaa\x55\x01"), "the driver said HELLO"
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+async def test_an_unplugged_gateway_is_reopened_and_the_pens_come_back() -> None:
+    plan = class_plan(3, writings=6, delay=2.0)
+    async with running(simulated(plan, "serial", time_scale=10.0, loss=0.0)) as h:
+        sim = h.sim
+        assert sim.gateway is not None
+        await wait_until(lambda: len(h.strokes) >= 3, 10, "the class writing")
+        sim.gateway.unplug()  # the USB gateway is pulled
+        await wait_until(lambda: any(s == "degraded" for s, _ in h.states), 3, "degraded")
+        reason = [r for s, r in h.states if s == "degraded"][-1] or ""
+        assert "pen gateway" in reason
+        await wait_until(lambda: all(not (st := h.last_status(p.pen_id)) or not st.connected for p in sim.pens), 3,
+                         "pens reported disconnected")  # fmt: skip
+        written_while_unplugged = len(sim.ledger())
+        sim.gateway.start(asyncio.get_running_loop())  # plugged back in (a new tty path, as after re-enumeration)
+        await wait_until(lambda: h.states[-1] == ("ok", None), 10, "ok again")
+        await wait_until(lambda: all((st := h.last_status(p.pen_id)) and st.connected for p in sim.pens), 5,
+                         "pens connected again")  # fmt: skip
+        await wait_until(lambda: sim.elapsed() > max(p.end_s for p in sim.pens) + 2, 30, "the class to finish")
+        await class_done(h, expected_total(sim), 10)
+        assert len(sim.ledger()) >= written_while_unplugged
+        assert any(s.mode == "offline" for s in sim.ledger()), "strokes written while unplugged were stored"
+        assert any(s.offline for _t, s in h.strokes), "and uploaded once the gateway was back"
+        for pen in sim.pens:
+            check_pen(h, pen)

@@ -149,11 +149,26 @@ def test_lost_pen_up_closes_after_a_timeout() -> None:
     rig = Rig()
     rig.ready()
     rig.feed(*stroke_frames(0, PAGE, [(1.0, 1.0), (2.0, 2.0)])[:-1])
-    rig.tick(0.5)
+    for _ in range(5):
+        rig.tick(0.25)  # the driver ticks four times a second
     assert rig.strokes() == []
-    rig.tick(1.0)
+    for _ in range(2):
+        rig.tick(0.25)
     [stroke] = rig.strokes()
     assert len(stroke.points) == 2
+
+
+def test_a_stalled_box_does_not_split_a_stroke() -> None:
+    """After the event loop stalls, the pen's buffered dots come before any timeout decision."""
+    rig = Rig()
+    rig.ready()
+    frames = stroke_frames(0, PAGE, [(1.0, 1.0), (2.0, 2.0), (3.0, 3.0)])
+    rig.feed(*frames[:3])
+    rig.tick(0.25)
+    rig.tick(4.0)  # a late tick: the loop was stalled for 4 s
+    rig.feed(*frames[3:])  # what the pen sent meanwhile
+    [stroke] = rig.strokes()
+    assert len(stroke.points) == 3 and rig.session.strokes.lost_pen_ups == 0
 
 
 def test_lost_pen_down_and_paper_info_use_the_last_page() -> None:
@@ -349,3 +364,20 @@ def test_password_requests_are_validated_before_anything_is_sent() -> None:
     unlocked.ready()
     assert "not asking" in unlocked.session.submit_password("1234")
     assert passwords(unlocked.take()) == []
+
+
+def test_the_pen_is_asked_again_for_notes_stored_after_an_upload() -> None:
+    rig = Rig()
+    rig.ready()  # nothing stored
+    rig.tick(6.0)
+    assert not any(isinstance(f, neo.NoteListRequest) for f in rig.take())
+    rig.tick(60.0)
+    assert neo.NoteListRequest() in rig.take(), "a minute later, look again"
+    note = (3, 27, 603)
+    rig.feed(neo.NoteListResponse(0, (note,)), neo.PageListResponse(0, *note, (1,)))
+    chunks = chunk_note(*note, stored(2))
+    rig.feed(neo.OfflineDataResponse(0, 2, 1, True), *chunks, neo.OfflineDeleteResponse(0))
+    assert len(rig.strokes()) == 2
+    rig.take()
+    rig.tick(6.0)
+    assert neo.NoteListRequest() in rig.take(), "soon after an upload that found strokes"

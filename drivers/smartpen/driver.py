@@ -49,6 +49,7 @@ STATUS_EVERY_S = 3.0
 TICK_S = 0.25
 SIM_ADAPTER = "hci0"
 SIM_BAUDRATE = 115200
+STARTING = "starting"  # a transport's problem before it has either worked or failed
 
 SmartPenDriverConfig = SmartPenSerialConfig | SmartPenBleConfig | SmartPenSimulatorConfig
 
@@ -59,7 +60,7 @@ class TransportHealth:
 
     name: str
     ok: bool = False
-    problem: str | None = "starting"
+    problem: str | None = STARTING
 
 
 class SmartPenDriver(Component):
@@ -172,11 +173,17 @@ class SmartPenDriver(Component):
             if loop.time() >= next_status:
                 self.registry.publish_statuses()
                 next_status = loop.time() + self.status_every_s
-            problems = [h.problem for h in self.health.values() if not h.ok and h.problem]
-            if not self.health:
-                problems = ["no pen transport configured"]
-            self._set_state(ctx, "; ".join(problems) if problems else None)
+            self._set_state(ctx, self._problem())
             await asyncio.sleep(TICK_S)
+
+    def _problem(self) -> str | None:
+        """Why the driver is not ok: the failing transports' reasons; STARTING while one is still coming up."""
+        if not self.health:
+            return "no pen transport configured"
+        problems = [h.problem for h in self.health.values() if not h.ok and h.problem and h.problem != STARTING]
+        if problems:
+            return "; ".join(problems)
+        return STARTING if any(not h.ok for h in self.health.values()) else None
 
     def _set_state(self, ctx: ComponentContext, problem: str | None) -> None:
         if problem == self._state_reason and ctx.state != "starting":
@@ -185,7 +192,7 @@ class SmartPenDriver(Component):
             if self._state_reason is not None or ctx.state != "ok":
                 ctx.log.info("pen transports up: %s", ", ".join(h.name for h in self.health.values()))
             ctx.ok()
-        elif problem != "starting":
+        elif problem != STARTING:
             ctx.log.warning("%s", problem)
             ctx.degraded(problem)
         self._state_reason = problem
@@ -209,7 +216,7 @@ class SmartPenDriver(Component):
                 await asyncio.sleep(delay)
                 continue
             ctx.log.info("opened pen gateway %s at %d baud", path, baudrate)
-            health.problem = f"pen gateway on {path} has not answered yet"
+            health.ok, health.problem = False, STARTING  # until it answers HELLO (or the watchdog says it won't)
 
             def answered(info: str, h: TransportHealth = health) -> None:
                 h.ok, h.problem = True, None

@@ -57,6 +57,7 @@ class OfflineSync:
         self.notes_done = 0
         self.notes_failed = 0
         self.strokes_uploaded = 0
+        self.round_uploaded = 0  # strokes delivered since the last start()
         self.bad_dots = 0
         self.problem: str | None = None
         self._expected_strokes = 0
@@ -78,6 +79,7 @@ class OfflineSync:
 
     def start(self) -> None:
         self.problem = None
+        self.round_uploaded = 0
         self._step("listing", neo.NoteListRequest())
 
     def tick(self) -> None:
@@ -178,6 +180,7 @@ class OfflineSync:
         section, owner, note = self.current
         self._deliver([self._stroke(section, owner, note, s) for s in self._received if s.dots])
         self.strokes_uploaded += len(self._received)
+        self.round_uploaded += len(self._received)
         self._step("deleting", neo.OfflineDeleteRequest(section, owner, (note,)))
 
     def _deleted(self, f: neo.OfflineDeleteResponse) -> None:

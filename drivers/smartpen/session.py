@@ -4,8 +4,8 @@ On connect the session introduces itself (VersionRequest), reads the pen's setti
 lock), and once the pen is unlocked asks for real-time data and pulls the pen's stored notes
 (:mod:`drivers.smartpen.offline`). Real-time events become strokes in :mod:`drivers.smartpen.strokes`.
 Battery is refreshed from the settings response every minute and from low-battery events; the pen is
-asked for stored notes again a minute after each upload (a stroke begun before the pen started streaming
-is stored, not streamed).
+asked for stored notes again a minute after each upload, or 5 s after one that found strokes (a stroke
+begun before the pen started streaming is stored, not streamed, and may land after the upload ran).
 
 Passwords: a pen with a password set answers the settings request with ``locked``. The session then
 waits. It sends a password only when :meth:`NeoPenSession.submit_password` is called, exactly once per call,
@@ -29,7 +29,9 @@ HANDSHAKE_ATTEMPTS = 3
 SETTINGS_EVERY_S = 60.0
 # Look for stored notes again this long after the last upload ended: a stroke begun while the pen was not
 # streaming (just before the handshake finished, or while the link flapped) is stored after the upload ran.
+# Sooner after an upload that found strokes, since that is when a stroke in progress is likeliest.
 OFFLINE_RECHECK_S = 60.0
+OFFLINE_RECHECK_SOON_S = 5.0
 # A password attempt the pen never answered stops blocking the next explicit attempt after this long.
 PASSWORD_ANSWER_S = 10.0
 MAX_PASSWORD_BYTES = 16
@@ -102,7 +104,8 @@ class NeoPenSession(PenSession):
             if now - self._settings_at > SETTINGS_EVERY_S:
                 self._settings_at = now
                 self._send(neo.SettingInfoRequest())
-            if self.offline.state == "done" and now - self.offline.finished_at > OFFLINE_RECHECK_S:
+            recheck = OFFLINE_RECHECK_SOON_S if self.offline.round_uploaded else OFFLINE_RECHECK_S
+            if self.offline.state == "done" and now - self.offline.finished_at > recheck:
                 self.offline.start()
 
     def disconnected(self, reason: str) -> None:

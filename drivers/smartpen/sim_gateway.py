@@ -8,16 +8,22 @@ later are announced then, pens that leave are reported gone.
 Threads: one reads the master side (the host's envelopes) and hands them to the event loop; one writes,
 so a host that stops reading blocks a thread, not the simulated class. If the host stops reading for
 long, the write queue is capped and the overflow dropped and counted, as a real gateway's buffer would.
+:meth:`GatewaySim.unplug` keeps the ledger honest: the pens stop streaming first, and what was already
+sent is given a moment to reach the host before the tty goes away.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import queue
 import select
+import struct
+import termios
 import threading
+import time
 import tty
 
 from drivers.smartpen import gateway
@@ -83,20 +89,31 @@ class GatewaySim:
             thread.start()
         log.info("simulated pen gateway on %s (%d pens)", self.path, len(self.pens))
 
-    def stop(self) -> None:
+    def unplug(self, drain_s: float = 1.0) -> None:
+        """Pull the gateway out while the host is reading: what was already sent still reaches the host."""
+        self.stop(drain_s)
+
+    def stop(self, drain_s: float = 0.0) -> None:
+        """Close the tty. With ``drain_s`` the pens stop streaming first and bytes already sent are given that
+        long to reach the host, so the simulator's ledger of delivered events stays true."""
         if not self._threads:
             return
-        self._stopping.set()
-        if self._wake_w is not None:
-            os.write(self._wake_w, b"x")
-        self._writes.put(None)
-        for thread in self._threads:
-            thread.join(timeout=2)
-        self._threads = []
         for pen_id in list(self._linked):
             self.pens[pen_id].detach()
         self._linked.clear()
         self.host_listening = False
+        self._writes.put(None)
+        if drain_s > 0:
+            self._threads[1].join(timeout=drain_s)
+            deadline = time.monotonic() + drain_s
+            while self._slave is not None and _queued(self._slave) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        self._stopping.set()
+        if self._wake_w is not None:
+            os.write(self._wake_w, b"x")
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self._threads = []
         for fd in (self._master, self._slave, self._wake_r, self._wake_w):
             if fd is not None:
                 try:
@@ -178,14 +195,15 @@ class GatewaySim:
             self._on_envelope(env)
 
     def _write_loop(self) -> None:
-        while not self._stopping.is_set():
+        last = False
+        while not last and not self._stopping.is_set():
             data = self._writes.get()
             if data is None:
                 return
             while not self._writes.empty():  # coalesce what queued up meanwhile
                 more = self._writes.get_nowait()
                 if more is None:
-                    self._stopping.set()
+                    last = True
                     break
                 data += more
             fd = self._master
@@ -202,3 +220,12 @@ class GatewaySim:
                     log.debug("simulated gateway could not write: %s", exc)
                     break
                 view = view[written:]
+
+
+def _queued(fd: int) -> int:
+    """Bytes in the tty's input queue that the host has not read yet."""
+    try:
+        raw = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    except OSError:
+        return 0
+    return int(struct.unpack("i", raw)[0])

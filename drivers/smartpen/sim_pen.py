@@ -9,7 +9,8 @@ The pen behaves as the driver must expect real pens to:
   torn (only a prefix of the frame is sent); requests, responses and offline chunks are never lost, as the
   BLE link layer retransmits them;
 * stored notes are sent as zlib chunks, one at a time, each only after the previous one was acknowledged,
-  and deleted only when the host asks;
+  and deleted only when the host asks (only what was transferred: a stroke stored meanwhile stays, which is
+  this simulator's assumption about careful firmware, since the protocol deletes whole notes);
 * after ``max_retries`` wrong passwords it erases itself.
 
 Every stroke and every real-time event is recorded in a ledger (what was written, what reached the wire),
@@ -146,6 +147,7 @@ class SimPen:
         self._transfer: list[neo.OfflineChunk] = []
         self._transfer_next = 0
         self._transfer_delete = False
+        self._transferred: dict[neo.NoteId, list[OfflineStroke]] = {}  # sent in a transfer, by note
         self._out: list[bytes] = []
         # timeline cursor
         self._cycle = 0
@@ -316,7 +318,7 @@ class SimPen:
             self._ack(f)
         elif isinstance(f, neo.OfflineDeleteRequest):
             for note in f.notes:
-                self.stored.pop((f.section, f.owner, note), None)
+                self._delete((f.section, f.owner, note))
                 self.transfer_log.append(("delete", note))
             self._reply(neo.OfflineDeleteResponse(0))
 
@@ -342,6 +344,7 @@ class SimPen:
             self._reply(neo.OfflineDataResponse(0, 0, 0, True))
             return
         chunks = chunk_note(f.section, f.owner, f.note, records, compress=f.compress)
+        self._transferred[key] = records
         self._reply(neo.OfflineDataResponse(0, len(records), sum(c.size_before for c in chunks), f.compress))
         self._transfer = chunks
         self._transfer_next = 0
@@ -367,7 +370,16 @@ class SimPen:
         last = self._transfer[-1]
         self._transfer = []
         if self._transfer_delete:
-            self.stored.pop((last.section, last.owner, last.note), None)
+            self._delete((last.section, last.owner, last.note))
+
+    def _delete(self, key: neo.NoteId) -> None:
+        """Delete what was transferred of a note; strokes stored since the transfer began stay for the next one."""
+        sent = {id(r) for r in self._transferred.pop(key, [])}
+        kept = [(s, r) for s, r in self.stored.get(key, []) if id(r) not in sent]
+        if kept:
+            self.stored[key] = kept
+        else:
+            self.stored.pop(key, None)
 
 
 # What a locked pen answers to offline requests: the typed response with a failure result.

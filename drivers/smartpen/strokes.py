@@ -5,8 +5,9 @@ protocol only says so through the u8 event counter each event carries. This modu
 whole anyway:
 
 * a pen-up that never came: the stroke closes on the next pen-down or paper info, or after
-  ``pen_up_timeout_s`` without events (the pen samples ~80 times a second while writing, so a second of
-  silence means the tip is up);
+  ``pen_up_timeout_s`` without events (the pen samples ~80 times a second while writing, so that much
+  silence means the tip is up). A tick that comes late (the box's event loop was stalled) closes nothing:
+  the pen's bytes may be waiting in a buffer behind it, so the next, punctual tick decides;
 * a pen-down that never came: dots on a known page open the stroke themselves (its start time is then
   estimated from the pen's last known time);
 * paper info that never came: the page the pen was last on is used (children rarely turn the page between
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from appliance.events import PenStroke
 from drivers.smartpen import neo
 
-PEN_UP_TIMEOUT_S = 1.0
+PEN_UP_TIMEOUT_S = 1.5
 
 
 class EventCounter:
@@ -96,6 +97,7 @@ class StrokeAssembler:
         self._down: tuple[int, int | None] | None = None  # (timestamp_ms, colour) of a pen-down without a page
         self._pen_ms: int | None = None  # the pen's clock as last heard
         self._last_event = monotonic()
+        self._last_tick = monotonic()
         self._lost_pending = 0
 
     # -- events -------------------------------------------------------------------------------------------
@@ -119,8 +121,13 @@ class StrokeAssembler:
         return True
 
     def tick(self) -> None:
-        """Close a stroke whose pen-up never came."""
-        if self._open is not None and self._monotonic() - self._last_event > self.pen_up_timeout_s:
+        """Close a stroke whose pen-up never came (call a few times a second)."""
+        now = self._monotonic()
+        late = now - self._last_tick > self.pen_up_timeout_s / 2
+        self._last_tick = now
+        if late:
+            return
+        if self._open is not None and now - self._last_event > self.pen_up_timeout_s:
             self._close(None, lost_up=True)
 
     def close(self) -> None:
