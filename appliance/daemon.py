@@ -75,6 +75,14 @@ def build_drivers(config: AppConfig) -> list[Component]:
         except ImportError as exc:
             log.error("smart-pen driver unavailable: %s", exc)
             drivers.append(UnavailableComponent("smartpen", "driver", f"driver failed to import: {exc}"))
+    if config.drivers.scanner is not None:
+        try:
+            from drivers.scanner import ScannerDriver
+
+            drivers.append(ScannerDriver(config.drivers.scanner))
+        except ImportError as exc:
+            log.error("scanner driver unavailable: %s", exc)
+            drivers.append(UnavailableComponent("scanner", "driver", f"driver failed to import: {exc}"))
     return drivers
 
 

@@ -9,7 +9,7 @@ action="${1:-env}"; shift || true
 
 # System packages: a browser for the kiosk tests, the MQTT broker, PostgreSQL (county scale),
 # CJK fonts, systemd-analyze, ffmpeg.
-APT_PACKAGES=(python3-venv chromium mosquitto postgresql fonts-wqy-microhei systemd ffmpeg)
+APT_PACKAGES=(python3-venv chromium mosquitto postgresql fonts-wqy-microhei systemd ffmpeg opencv-doc)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
