@@ -22,6 +22,7 @@ from appliance.component import ComponentContext
 from appliance.config.schema import SmartPenBleConfig, SmartPenSerialConfig, SmartPenSimulatorConfig
 from appliance.events import PenStatus, PenStroke
 from drivers.smartpen import PenSimulator, SmartPenDriver
+from drivers.smartpen.sim_ble import uses_128_bit_service
 from drivers.smartpen.sim_ledger import (
     detectable_losses,
     expected_offline,
@@ -235,6 +236,7 @@ async def test_a_class_writes_over_ble_through_bleaks_client_backend(ble_class: 
     connected_at = min(t for t, s in h.statuses if s.pen_id == offline_pen.pen_id and s.connected)
     assert min(t for t, s in h.strokes if s.pen_id == offline_pen.pen_id) >= connected_at
     assert [link.connects for link in h.driver.ble_links] == [1, 1, 1, 1]
+    assert {uses_128_bit_service(p.pen_id) for p in sim.pens} == {True, False}, "both GATT layouts were found"
 
 
 async def test_a_class_of_45_on_both_transports() -> None:

@@ -151,8 +151,10 @@ class BlePenLink:
                 self.session.feed(data)
             self._early = []
             done = asyncio.ensure_future(lost.wait())
-            await asyncio.wait({done, writer}, return_when=asyncio.FIRST_COMPLETED)
-            done.cancel()
+            try:
+                await asyncio.wait({done, writer}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                done.cancel()
             failed = writer.exception() if writer.done() and not writer.cancelled() else None
             if failed is not None:
                 raise failed

@@ -91,12 +91,14 @@ class SmartPenDriver(Component):
 
     # -- what the config asks for -----------------------------------------------------------------------
     def _uses_serial(self) -> bool:
-        c = self.config
-        return isinstance(c, SmartPenSerialConfig) or (isinstance(c, SmartPenSimulatorConfig) and c.transport != "ble")
+        if self.simulator is not None:
+            return self.simulator.gateway is not None
+        return isinstance(self.config, SmartPenSerialConfig)
 
     def _uses_ble(self) -> bool:
-        c = self.config
-        return isinstance(c, SmartPenBleConfig) or (isinstance(c, SmartPenSimulatorConfig) and c.transport != "serial")
+        if self.simulator is not None:
+            return self.simulator.transport != "serial"
+        return isinstance(self.config, SmartPenBleConfig)
 
     @property
     def port(self) -> str:

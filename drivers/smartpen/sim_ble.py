@@ -1,8 +1,9 @@
 """Simulated pens through bleak's own backend types: the driver's BLE code cannot tell them from BlueZ.
 
-:class:`SimulatedPenScanner` is a ``BaseBleakScanner`` advertising the Neo service 0x19F1 for every
-BLE pen that is in range and not connected; :class:`SimulatedPenClient` is a ``BaseBleakClient`` that
-exposes the pen's GATT table (notify 0x2BA1, write 0x2BA0), hands GATT writes to the pen and delivers
+:class:`SimulatedPenScanner` is a ``BaseBleakScanner`` advertising the Neo service for every BLE pen that is
+in range and not connected; :class:`SimulatedPenClient` is a ``BaseBleakClient`` that exposes the pen's
+GATT table (0x19F1 with notify 0x2BA1 / write 0x2BA0, or the newer 128-bit service on pens whose address
+ends odd, so the driver's lookup of both is exercised), hands GATT writes to the pen and delivers
 the pen's bytes as notifications split at the ATT payload size (20 bytes), as a real pen's are. When a
 pen leaves range the client's disconnected callback fires, as with a child walking out of the room.
 """
@@ -22,7 +23,7 @@ from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback,
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError
 
-from drivers.smartpen.ble_link import NOTIFY_16, SERVICE_16, WRITE_16
+from drivers.smartpen.ble_link import NOTIFY_16, NOTIFY_128, SERVICE_16, SERVICE_128, WRITE_16, WRITE_128
 
 if TYPE_CHECKING:
     from drivers.smartpen.simulator import PenSimulator
@@ -59,20 +60,29 @@ class SimulatedPenScanner(BaseBleakScanner):
     async def _air(self) -> None:
         while True:
             for address in self.simulator.advertising_pens():
-                adv = AdvertisementData(PEN_NAME, {}, {}, [SERVICE_16], None, -60, ())
+                uuid = SERVICE_128 if uses_128_bit_service(address) else SERVICE_16
+                adv = AdvertisementData(PEN_NAME, {}, {}, [uuid], None, -60, ())
                 if self.is_allowed_uuid(adv.service_uuids):
                     device = self.create_or_update_device(address, address, PEN_NAME, None, adv)
                     self.call_detection_callbacks(device, adv)
             await asyncio.sleep(ADVERT_EVERY_S)
 
 
-def _services() -> BleakGATTServiceCollection:
+def uses_128_bit_service(address: str) -> bool:
+    """Pens with an odd last address byte run newer firmware (the 128-bit service), the others 0x19F1."""
+    return int(address[-2:], 16) % 2 == 1
+
+
+def _services(address: str) -> BleakGATTServiceCollection:
+    service, notify, write = (
+        (SERVICE_128, NOTIFY_128, WRITE_128) if uses_128_bit_service(address) else (SERVICE_16, NOTIFY_16, WRITE_16)
+    )
     services = BleakGATTServiceCollection()
-    pen = BleakGATTService(None, 0x0010, SERVICE_16)
+    pen = BleakGATTService(None, 0x0010, service)
     services.add_service(pen)
-    services.add_characteristic(BleakGATTCharacteristic(None, 0x0011, NOTIFY_16, ["notify"], lambda: 20, pen))
+    services.add_characteristic(BleakGATTCharacteristic(None, 0x0011, notify, ["notify"], lambda: 20, pen))
     services.add_characteristic(
-        BleakGATTCharacteristic(None, 0x0013, WRITE_16, ["write-without-response", "write"], lambda: 20, pen)
+        BleakGATTCharacteristic(None, 0x0013, write, ["write-without-response", "write"], lambda: 20, pen)
     )
     return services
 
@@ -111,7 +121,7 @@ class SimulatedPenClient(BaseBleakClient):
         await asyncio.sleep(0.02)  # a connection takes a moment, even in simulation
         if not self.simulator.ble_connect(self.address, self):
             raise BleakError(f"{self.address}: no answer to the connection request")
-        self.services = _services()
+        self.services = _services(self.address)
         self._connected = True
 
     async def disconnect(self) -> None:
@@ -157,7 +167,7 @@ class SimulatedPenClient(BaseBleakClient):
     async def write_gatt_char(self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool) -> None:
         if not self._connected:
             raise BleakError("Not connected")
-        if characteristic.uuid != WRITE_16:
+        if characteristic.uuid not in (WRITE_16, WRITE_128):
             raise BleakError(f"characteristic {characteristic.uuid} is not writable on this pen")
         self.simulator.ble_write(self.address, bytes(data))
 
@@ -169,7 +179,7 @@ class SimulatedPenClient(BaseBleakClient):
     ) -> None:
         if not self._connected:
             raise BleakError("Not connected")
-        if characteristic.uuid != NOTIFY_16:
+        if characteristic.uuid not in (NOTIFY_16, NOTIFY_128):
             raise BleakError(f"characteristic {characteristic.uuid} does not notify")
         self._callback = callback
 
