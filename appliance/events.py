@@ -268,3 +268,20 @@ class ScannedSheet(Event):
     path: str  # the file on the box (it stays there)
     page_index: int = 0  # for multi-page PDFs
     source: str = "folder"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PenPasswordAttempt(Event):
+    """A person typed a locked pen's password: the driver makes exactly one attempt with it.
+
+    Never published by the box on its own (too many wrong tries wipe a pen). The password never
+    appears in the event's JSON (the kiosk socket, logs); the outcome comes back in ``PenStatus.detail``.
+    """
+
+    topic: ClassVar[str] = "pen.password"
+    pen_id: str
+    password: str = field(repr=False)
+    by: str = "teacher"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"topic": self.topic, "ts": self.ts, "pen_id": self.pen_id, "by": self.by}

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from appliance.bus import Bus
 from appliance.config.schema import HomeworkFeatureConfig
-from appliance.events import PenStroke
+from appliance.events import PenPasswordAttempt, PenStatus, PenStroke
 from appliance.features.homework import BUNDLED_TEMPLATES, Homework
 from appliance.features.homework.events import HwProgress, HwResults
 from appliance.features.homework.roster import seed_class
@@ -397,3 +397,20 @@ async def test_collected_assignments_leave_memory_but_stay_readable(rig: Rig) ->
     assert old["state"] == "closed" and old["results_ready"] and old["summary"]["finished"] == 1
     listed = (await (await client.get("/api/homework/assignments")).json())["assignments"]
     assert [a["assignment_id"] for a in listed if a["assignment_id"] in ids] == ids[-3:][::-1] + ids[:2][::-1]
+
+
+async def test_pen_password_goes_to_the_driver_once_and_is_audited_without_the_password(rig: Rig) -> None:
+    hw, bus, store, client = rig
+    r = await client.post("/api/homework/pens/9C:7B:D2:01:99:99/password", json={"password": "2468"})
+    assert r.status == 404  # a pen never heard is not tried
+    with bus.subscribe(PenPasswordAttempt, maxsize=8, name="test") as sub:
+        bus.publish(PenStatus(pen_id=PENS[0], transport="serial", connected=True, detail="locked: 10 tries left"))
+        await wait_until(lambda: PENS[0] in hw.pens)
+        r = await client.post(f"/api/homework/pens/{PENS[0].lower()}/password", json={"password": "2468", "by": "王老师"})
+        assert (await r.json())["sent"] is True
+        attempt = await asyncio.wait_for(sub.get(), 2)
+        assert isinstance(attempt, PenPasswordAttempt) and attempt.password == "2468" and attempt.pen_id == PENS[0]
+        assert "2468" not in json.dumps(attempt.to_json()) and "2468" not in repr(attempt)
+        assert sub.queue.empty(), "exactly one attempt per request"
+    rows = store.db.execute("SELECT actor, detail FROM audit_log WHERE action = 'homework.pen.password'").fetchall()
+    assert rows == [("王老师", f"pen={PENS[0]}")]

@@ -20,7 +20,7 @@ import pytest
 from appliance.bus import Bus
 from appliance.component import ComponentContext
 from appliance.config.schema import SmartPenBleConfig, SmartPenSerialConfig, SmartPenSimulatorConfig
-from appliance.events import PenStatus, PenStroke
+from appliance.events import PenPasswordAttempt, PenStatus, PenStroke
 from drivers.smartpen import PenSimulator, SmartPenDriver
 from drivers.smartpen.sim_ble import uses_128_bit_service
 from drivers.smartpen.sim_ledger import (
@@ -299,7 +299,7 @@ async def test_a_locked_pen_gets_one_attempt_per_request() -> None:
         await wait_until(lambda: "9 of 10 tries left" in (((s := h.last_status(pen_id)) and s.detail) or ""), 3, "tries")
         await asyncio.sleep(1.0)
         assert pen.password_attempts == ["1111"], "never retried"
-        h.driver.submit_password(pen_id, "2468")
+        h.bus.publish(PenPasswordAttempt(pen_id=pen_id, password="2468", by="teacher"))  # as the kiosk sends it
         await wait_until(lambda: (s := h.last_status(pen_id)) is not None and not (s.detail or "").startswith("locked"),
                          3, "unlocked")  # fmt: skip
         assert pen.password_attempts == ["1111", "2468"]

@@ -29,6 +29,7 @@ from bleak.backends.scanner import BaseBleakScanner
 
 from appliance.component import Component, ComponentContext, SelfTestResult
 from appliance.config.schema import SmartPenBleConfig, SmartPenSerialConfig, SmartPenSimulatorConfig
+from appliance.events import PenPasswordAttempt
 from drivers.backoff import Backoff
 from drivers.smartpen.ble_link import AdapterProblem, BlePenLink
 from drivers.smartpen.pens import PenRegistry
@@ -163,20 +164,28 @@ class SmartPenDriver(Component):
 
     async def _serve(self, ctx: ComponentContext, tasks: list[asyncio.Task[None]]) -> None:
         """Heartbeat, tick the sessions, publish statuses, keep the component state honest."""
-        assert self.registry is not None
+        registry = self.registry
+        assert registry is not None
         loop = asyncio.get_running_loop()
         next_status = loop.time() + self.status_every_s
-        while True:
-            ctx.heartbeat()
-            for task in tasks:
-                if task.done() and not task.cancelled() and task.exception() is not None:
-                    raise RuntimeError(f"{task.get_name()} stopped") from task.exception()
-            self.registry.tick()
-            if loop.time() >= next_status:
-                self.registry.publish_statuses()
-                next_status = loop.time() + self.status_every_s
-            self._set_state(ctx, self._problem())
-            await asyncio.sleep(TICK_S)
+        with ctx.bus.subscribe(PenPasswordAttempt, maxsize=16, name="smartpen.password") as passwords:
+            while True:
+                ctx.heartbeat()
+                for task in tasks:
+                    if task.done() and not task.cancelled() and task.exception() is not None:
+                        raise RuntimeError(f"{task.get_name()} stopped") from task.exception()
+                while not passwords.queue.empty():  # a person typed it: exactly one try each
+                    attempt = passwords.queue.get_nowait()
+                    assert isinstance(attempt, PenPasswordAttempt)
+                    outcome = self.submit_password(attempt.pen_id, attempt.password)
+                    ctx.log.info("pen %s: password attempt by %s: %s", attempt.pen_id, attempt.by, outcome)
+                    next_status = loop.time()  # the outcome shows in the pens' status at once
+                registry.tick()
+                if loop.time() >= next_status:
+                    registry.publish_statuses()
+                    next_status = loop.time() + self.status_every_s
+                self._set_state(ctx, self._problem())
+                await asyncio.sleep(TICK_S)
 
     def _problem(self) -> str | None:
         """Why the driver is not ok: the failing transports' reasons; STARTING while one is still coming up."""

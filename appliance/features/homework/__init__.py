@@ -28,7 +28,7 @@ from aiohttp import web
 
 from appliance.component import ComponentContext
 from appliance.config.schema import HomeworkFeatureConfig
-from appliance.events import PenStatus, PenStroke, ScannedSheet
+from appliance.events import PenPasswordAttempt, PenStatus, PenStroke, ScannedSheet
 from appliance.features.base import Feature, FeatureInfo, TileState
 from appliance.features.homework import persist
 from appliance.features.homework.assignments import Assignment, Sheet
@@ -405,6 +405,18 @@ class Homework(Feature):
                                          state=s.state, answered=s.answered, score=s.score))
 
     # -- teacher actions ------------------------------------------------------------------------
+    async def send_pen_password(self, pen_id: str, password: str, actor: str) -> dict[str, Any]:
+        """One attempt with a password a person typed; the pen driver never retries it on its own.
+
+        The answer comes back in the pen's next ``pen.status`` (``detail`` says accepted, or how many
+        tries remain before the pen wipes itself). The audit records who tried, never the password.
+        """
+        ctx = self._need_ctx()
+        ctx.bus.publish(PenPasswordAttempt(pen_id=pen_id, password=password, by=actor))
+        assert ctx.store is not None
+        await ctx.store.audit(actor, "homework.pen.password", f"pen={pen_id}")
+        return {"ok": True, "sent": True, "pen_id": pen_id}
+
     def _need_ctx(self) -> ComponentContext:
         if self._ctx is None or self._ctx.store is None:
             raise HomeworkError(503, "作业功能未启动 / pen homework is not running yet")

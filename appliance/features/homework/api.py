@@ -235,6 +235,13 @@ def add_routes(app: web.Application, hw: Homework) -> None:
             rows.append(row)
         return {"pens": rows, "problems": pen_problems(hw)}
 
+    async def pen_password(request: web.Request) -> Any:
+        data = await body(request, "password")
+        pen_id = request.match_info["pen_id"].strip().upper()
+        if pen_id not in hw.pens:
+            raise HomeworkError(404, f"pen {pen_id} has not been heard on this box")
+        return await hw.send_pen_password(pen_id, data["password"], actor(data))
+
     async def scans(request: web.Request) -> Any:
         from appliance.features.homework.scanned import upload
 
@@ -259,6 +266,7 @@ def add_routes(app: web.Application, hw: Homework) -> None:
     r.add_post("/api/homework/override", h(override))
     r.add_get("/api/homework/workload", h(workload))
     r.add_get("/api/homework/pens", h(pens))
+    r.add_post("/api/homework/pens/{pen_id}/password", h(pen_password))
     r.add_post("/api/homework/scans", h(scans))
 
 
