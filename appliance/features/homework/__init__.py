@@ -83,6 +83,7 @@ class Homework(Feature):
         self.roster: list[HwStudent] = []
         self.live: dict[str, Assignment] = {}
         self.pens: dict[str, PenStatus] = {}
+        self.unfiled_scans: list[dict[str, Any]] = []  # scanned pages not matched to a student (last 50)
         self.unknown_pens: dict[str, float] = {}  # strokes from pens nobody holds: pen -> last time
         self._said: set[str] = set()  # problems already logged once
         self._sent: dict[tuple[str, str], tuple[str, int, float | None]] = {}

@@ -24,10 +24,27 @@ from appliance.features.homework.workload import grade_band, workload_view
 
 if TYPE_CHECKING:
     from appliance.features.homework import Homework
+    from appliance.features.homework.assignments import Assignment, Sheet
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
-MAX_SCAN_BYTES = 40 * 1024 * 1024
 Handler = Callable[[web.Request], Awaitable[Any]]
+
+
+def sheet_view(hw: Homework, a: Assignment, s: Sheet) -> dict[str, Any]:
+    """One student's paper: each answer with its reading, score and evidence (pen ink, or a scanned crop)."""
+    from appliance.features.homework.scanned import image_url
+
+    answers = []
+    for q in a.template.questions:
+        ans = s.answers.get(q.id)
+        answers.append({"question_id": q.id, "type": q.type, "given": ans.given if ans else None,
+                        "confidence": ans.confidence if ans else None, "score": ans.score if ans else None,
+                        "points": q.points, "correct": ans.correct if ans else None,
+                        "status": ans.status if ans else ("pending" if s.ink.get(q.id) else "blank"),
+                        "ink": [[list(p) for p in st] for st in s.ink.get(q.id, [])], "box_mm": list(q.box_mm),
+                        "image": image_url(hw, a.assignment_id, s.student_id, q.id) if s.source == "scan" else None})
+    return {"assignment_id": a.assignment_id, "student_id": s.student_id, "label": s.label, "score": s.score,
+            "max_points": a.template.max_points, "state": s.state, "source": s.source, "answers": answers}
 
 
 def add_routes(app: web.Application, hw: Homework) -> None:
@@ -136,16 +153,7 @@ def add_routes(app: web.Application, hw: Homework) -> None:
         s = a.sheets.get(sid)
         if s is None:
             raise HomeworkError(404, f"student {sid!r} has no sheet in {a.assignment_id}")
-        answers = []
-        for q in a.template.questions:
-            ans = s.answers.get(q.id)
-            answers.append({"question_id": q.id, "type": q.type, "given": ans.given if ans else None,
-                            "confidence": ans.confidence if ans else None, "score": ans.score if ans else None,
-                            "points": q.points, "correct": ans.correct if ans else None,
-                            "status": ans.status if ans else ("pending" if s.ink.get(q.id) else "blank"),
-                            "ink": [[list(p) for p in st] for st in s.ink.get(q.id, [])], "box_mm": list(q.box_mm)})
-        return {"student_id": sid, "label": s.label, "score": s.score, "max_points": a.template.max_points,
-                "state": s.state, "answers": answers}
+        return sheet_view(hw, a, s)
 
     # -- class views ---------------------------------------------------------------------------------------
     async def errorbook(request: web.Request) -> Any:
@@ -187,6 +195,8 @@ def add_routes(app: web.Application, hw: Homework) -> None:
 
     # -- review and override ---------------------------------------------------------------------------
     async def review_list(request: web.Request) -> Any:
+        from appliance.features.homework.scanned import image_url
+
         rows = await hw._store().run(lambda db: db.execute(
             "SELECT r.review_id, r.assignment_id, r.student_id, r.question_id, x.given, x.confidence,"
             " x.alternatives_json, x.ink_json, a.template_json FROM hw_reviews r"
@@ -201,8 +211,9 @@ def add_routes(app: web.Application, hw: Homework) -> None:
                           "question_id": qid, "type": q.type, "prompt": q.prompt, "points": q.points,
                           "recognised": given, "confidence": conf, "alternatives": json.loads(alts),
                           "ink": json.loads(ink), "box_mm": list(q.box_mm),
+                          "image": image_url(hw, aid, sid, qid),
                           "options": [o.label for o in q.options]})
-        return {"items": items}
+        return {"items": items, "unfiled_scans": list(hw.unfiled_scans)}
 
     async def review_resolve(request: web.Request) -> Any:
         data = await body(request)
@@ -242,11 +253,14 @@ def add_routes(app: web.Application, hw: Homework) -> None:
             raise HomeworkError(404, f"pen {pen_id} has not been heard on this box")
         return await hw.send_pen_password(pen_id, data["password"], actor(data))
 
+    async def scan_crop(request: web.Request) -> Any:
+        from appliance.features.homework.scanned import crop_file
+
+        return await crop_file(hw, request)
+
     async def scans(request: web.Request) -> Any:
         from appliance.features.homework.scanned import upload
 
-        if request.content_length is not None and request.content_length > MAX_SCAN_BYTES:
-            raise HomeworkError(413, f"scan over {MAX_SCAN_BYTES // 2**20} MB")
         return await upload(hw, request)
 
     r = app.router
@@ -268,6 +282,7 @@ def add_routes(app: web.Application, hw: Homework) -> None:
     r.add_get("/api/homework/pens", h(pens))
     r.add_post("/api/homework/pens/{pen_id}/password", h(pen_password))
     r.add_post("/api/homework/scans", h(scans))
+    r.add_get("/api/homework/scans/{assignment_id}/{student_id}/{question_id}.png", h(scan_crop))
 
 
 LOW_BATTERY = 15
