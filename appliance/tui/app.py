@@ -806,7 +806,10 @@ class TechnicianApp(App[int]):
     def _set_unreachable(self, message: str) -> None:
         self.reachable = False
         self.last_error = message
-        banner = self.query_one("#banner", Static)
+        try:
+            banner = self.query_one("#banner", Static)
+        except NoMatches:  # the app is shutting down (a worker woke after its widgets were removed)
+            return
         since = f" Last contact {_clock(self.last_contact)}." if self.last_contact else ""
         banner.update(Text(f"{message}\nRetrying every {HEALTH_INTERVAL_S:g} s.{since} "
                            "Is the daemon running?  (systemctl status classroom.service)", style="bold"))
@@ -818,7 +821,10 @@ class TechnicianApp(App[int]):
         self.reachable = True
         self.last_error = None
         self.last_contact = time.time()
-        self.query_one("#banner", Static).display = False
+        try:
+            self.query_one("#banner", Static).display = False
+        except NoMatches:  # the app is shutting down
+            return
         if was_down:
             self.notify(f"Daemon at {self.url} is reachable again", timeout=3)
             self.load_config()

@@ -267,6 +267,7 @@
   function isOpen() { return H.view !== null && !$("screen-homework").hidden; }
 
   function resync() {
+    H.classesLoaded = false;
     if (!isOpen()) return;
     var h = H.hash;
     H.hash = null;
@@ -286,9 +287,10 @@
     var crumb = "";
     var a = H.asg && H.asg.assignment_id === H.aid ? H.asg : null;
     if (H.view === "live" || H.view === "results" || H.view === "question" || H.view === "student") {
-      crumb = (a ? a.title : "") + (a && a.class_id ? " · " + a.class_id : "");
+      crumb = a ? [a.class_id, a.title].filter(function (x) { return x; }).join(" · ") : "";
     }
     $("hw-crumb").textContent = crumb;
+    $("hw-crumb").title = crumb;
   }
 
   /* ---------- classes ---------- */
@@ -320,9 +322,10 @@
 
   /* The roster without class_id answers the current class and the class list. */
   function ensureClasses() {
-    if (H.classId && H.classes.length) return Promise.resolve();
+    if (H.classesLoaded && H.classId) return Promise.resolve();
     return get(API + "/roster", true).then(function (r) {
       if (!r) return;
+      H.classesLoaded = true;
       learnClasses(r.classes);
       if (r.class_id) learnClasses([r.class_id]);
       if (!H.classId) H.classId = r.class_id || H.classes[0] || null;
@@ -736,9 +739,10 @@
         var v = num(s.score);
         var r = v !== null && max ? v / max : null;
         return '<button type="button" class="btn hw-stud" data-go="#/homework/a/' + aidE + "/s/" + esc(enc(s.student_id)) + '" data-state="' + esc(s.state) +
+          '" aria-label="' + esc(s.label + " " + (s.state === "finished" ? score(v) : t("hw.state." + s.state))) +
           '" data-rate="' + (s.state === "finished" ? rateClass(r) : "none") + '">' +
           '<span class="hw-stud-label">' + esc(s.label) + '</span><span class="hw-stud-score">' +
-          (s.needs_review ? ICONS.svg("warning") : "") + esc(s.state === "finished" ? score(v) : t("hw.state." + s.state)) + "</span></button>";
+          (s.needs_review ? ICONS.svg("warning") : "") + esc(s.state === "finished" ? score(v) : t("hw.short." + s.state)) + "</span></button>";
       }).join("") + "</div>";
   }
 
