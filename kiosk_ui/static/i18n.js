@@ -209,7 +209,7 @@
       "hw.band.fair": "中等",
       "hw.band.good": "良好",
       "hw.band.great": "优秀",
-      "hw.weakThis": "本次薄弱知识点",
+      "hw.weakThis": "本次薄弱点",
       "hw.perQuestion": "各题正确率（点题目看答案分布）",
       "hw.studentsTap": "学生成绩（点学生看答卷和错题本）",
       "hw.correctAnswer": "正确答案",
