@@ -94,7 +94,7 @@ def demo_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoProces
     """One simulated classroom for the browser and TUI tests (session-wide: start-up is the slow part)."""
     demo = DemoProcess(free_port(), tmp_path_factory.mktemp("demo"))
     try:
-        demo.wait_healthy(timeout=30)
+        demo.wait_healthy(timeout=60)
         yield demo
     finally:
         demo.stop()

@@ -18,7 +18,7 @@ def test_demo_acceptance(tmp_path: Path) -> None:
     demo = DemoProcess(port, tmp_path, seconds=40)
     started = time.monotonic()
     try:
-        health = demo.wait_healthy(timeout=20)
+        health = demo.wait_healthy(timeout=60)
         assert time.monotonic() - started < 20
         assert health["status"] == "ok"
         assert {"panel", "panel_control", "system"} <= set(health["components"])

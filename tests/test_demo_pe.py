@@ -27,7 +27,7 @@ def fast_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoProcess]
     demo = DemoProcess(free_port(), tmp_path_factory.mktemp("pe-demo"), seconds=300,
                        extra_args=("--lesson-speed", "30"))
     try:
-        demo.wait_healthy(timeout=40)
+        demo.wait_healthy(timeout=60)
         yield demo
     finally:
         assert demo.stop() == 0, demo.log_path.read_text()[-3000:]

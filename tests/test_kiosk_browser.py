@@ -325,7 +325,7 @@ def test_reconnects_and_reloads_after_a_daemon_restart(browser: object, tmp_path
     second: DemoProcess | None = None
     context = None
     try:
-        first.wait_healthy(timeout=30)
+        first.wait_healthy(timeout=60)
         context, k = open_kiosk(browser, first.url, "/#/panel")
         page = k.page
         page.wait_for_selector("body[data-stream='up']", timeout=10_000)
@@ -340,7 +340,7 @@ def test_reconnects_and_reloads_after_a_daemon_restart(browser: object, tmp_path
 
         (tmp_path / "b").mkdir()
         second = DemoProcess(port, tmp_path / "b", seconds=300)
-        second.wait_healthy(timeout=30)
+        second.wait_healthy(timeout=60)
         # a new boot_id: the page reloads itself (new assets), comes back on the same screen, connected
         page.wait_for_function("window.__beforeRestart === undefined", timeout=30_000)
         page.wait_for_selector("body[data-stream='up']", timeout=15_000)
