@@ -167,6 +167,14 @@
       '<g class="hw-ink-lines" fill="none" stroke-linecap="round" stroke-linejoin="round">' + lines + "</g></svg>";
   }
 
+  /* The evidence for an answer: the pen's ink, or for a scanned sheet the crop of its box (kept on the box). */
+  function evidence(x, cls, zoom) {
+    if (x && typeof x.image === "string" && x.image.indexOf("/api/homework/scans/") === 0) {
+      return '<img class="hw-scan' + (cls ? " " + cls : "") + '" src="' + esc(x.image) + '" alt="">';
+    }
+    return inkSvg(x ? x.ink : [], x ? x.box_mm : null, cls, zoom);
+  }
+
   /* ---------- the screen skeleton ---------- */
 
   function build() {
@@ -902,7 +910,7 @@
     return '<div class="hw-acard" data-verdict="' + verdict + '" data-qid="' + esc(x.question_id) + '">' +
       '<div class="hw-acard-head"><span class="hw-acard-q">' + esc(x.question_id) + "</span>" +
         '<span class="hw-verdict">' + verdictIcon(verdict) + esc(t("hw.verdict." + verdict)) + "</span></div>" +
-      '<div class="hw-acard-ink">' + inkSvg(x.ink, x.box_mm, "", true) + "</div>" +
+      '<div class="hw-acard-ink">' + evidence(x, "", true) + "</div>" +
       '<div class="hw-acard-foot">' +
         '<span class="hw-acard-given">' + esc(t("hw.readAs")) + " <b>" + esc(verdict === "blank" ? "—" : answerText(x.given, x.type)) + "</b>" +
           (conf !== null ? ' <span class="hw-conf" data-low="' + (conf < 0.9) + '">' + esc(pct(conf)) + "</span>" : "") + "</span>" +
@@ -932,7 +940,7 @@
         return '<div class="hw-eb-item">' +
           '<div class="hw-eb-top"><b>' + esc(it.question_id) + "</b> " + esc(it.title || "") + "</div>" +
           '<div class="hw-eb-prompt">' + esc(it.prompt || "") + "</div>" +
-          '<div class="hw-eb-row">' + inkSvg(it.ink, it.box_mm, "hw-ink-small", true) +
+          '<div class="hw-eb-row">' + evidence(it, "hw-ink-small", true) +
             '<span class="hw-eb-ans">' + esc(t("hw.given")) + " <b class=\"hw-bad\">" + esc(answerText(it.given, it.type)) + "</b><br>" +
             esc(t("hw.correctAnswer")) + ' <b class="hw-good">' + esc(answerText(it.correct_answer, it.type)) + "</b></span></div>" +
           ((it.knowledge_points || []).length ? '<div class="hw-eb-kp">' + it.knowledge_points.map(function (k) { return esc(kpName(k)); }).join("、") + "</div>" : "") +
@@ -963,7 +971,7 @@
     return '<div class="dialog hw-dialog-box hw-ovr" role="dialog" aria-modal="true">' +
       '<div class="dialog-head"><h2 class="dialog-title">' + esc(t("hw.overrideTitle", { label: H.sheet.label, q: d.qid })) + "</h2>" +
         '<button type="button" class="btn btn-close" data-dlg="close">' + esc(t("hw.cancel")) + "</button></div>" +
-      '<div class="hw-ovr-ink">' + inkSvg(d.answer.ink, d.answer.box_mm) + "</div>" +
+      '<div class="hw-ovr-ink">' + evidence(d.answer) + "</div>" +
       '<div class="hw-dlg-k">' + esc(t("hw.newScore", { n: score(d.points) })) + "</div>" +
       '<div class="hw-keys hw-score-keys">' + values.map(function (v) {
         return '<button type="button" class="btn hw-key" data-score="' + v + '" aria-pressed="' + (d.score === v) + '">' + esc(score(v)) + "</button>";
@@ -1070,7 +1078,7 @@
           '<span class="hw-rv-pos">' + esc(t("hw.reviewPos", { i: H.reviewIdx + 1, n: items.length })) + "</span></div>" +
         (it.prompt ? '<div class="hw-rv-prompt">' + esc(it.prompt) + "</div>" : "") +
         '<div class="hw-rv-body"><div class="hw-rv-left">' +
-        '<div class="hw-rv-ink">' + inkSvg(it.ink, it.box_mm, "hw-ink-big") + "</div>" +
+        '<div class="hw-rv-ink">' + evidence(it, "hw-ink-big") + "</div>" +
         '<div class="hw-rv-reading">' + esc(t("hw.recognised")) + " <b>" + esc(it.recognised === null || it.recognised === undefined || it.recognised === "" ? t("hw.nothingRead") : answerText(it.recognised, it.type)) + "</b>" +
           (conf !== null ? ' <span class="hw-conf" data-low="true">' + esc(t("hw.confidence", { p: Math.round(conf * 100) })) + "</span>" : "") + "</div>" +
         '<div class="hw-dlg-k">' + esc(t("hw.pickReading")) + "</div>" +

@@ -86,7 +86,7 @@ class Homework(Feature):
         self.unfiled_scans: list[dict[str, Any]] = []  # scanned pages not matched to a student (last 50)
         self.unknown_pens: dict[str, float] = {}  # strokes from pens nobody holds: pen -> last time
         self._said: set[str] = set()  # problems already logged once
-        self._sent: dict[tuple[str, str], tuple[str, int, float | None]] = {}
+        self._sent: dict[tuple[str, str], tuple[str, int, float | None, int]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._results_lock = asyncio.Lock()
 
@@ -398,12 +398,13 @@ class Homework(Feature):
 
     def _progress(self, a: Assignment, s: Sheet) -> None:
         key = (a.assignment_id, s.student_id)
-        now = (s.state, s.answered, s.score)
+        now = (s.state, s.answered, s.score, s.needs_review)
         if self._sent.get(key) == now or self._ctx is None:
             return
         self._sent[key] = now
         self._ctx.bus.publish(HwProgress(assignment_id=a.assignment_id, student_id=s.student_id, label=s.label,
-                                         state=s.state, answered=s.answered, score=s.score))
+                                         state=s.state, answered=s.answered, score=s.score,
+                                             needs_review=s.needs_review))
 
     # -- teacher actions ------------------------------------------------------------------------
     async def send_pen_password(self, pen_id: str, password: str, actor: str) -> dict[str, Any]:

@@ -116,6 +116,11 @@ class Assignment:
             scored = [a for a in answers if a.score is not None and a.status != "blank"]
             scored_all = [a for a in answers if a.score is not None]
             dist = Counter(a.given for a in answers if a.given)
+            by_answer: dict[str, list[str]] = {}
+            for s in self.sheets.values():
+                given = s.answers[q.id].given if q.id in s.answers else None
+                if given:
+                    by_answer.setdefault(given, []).append(s.student_id)
             rows.append({
                 "id": q.id, "type": q.type, "points": q.points, "prompt": q.prompt, "answer": q.answer,
                 "answered": sum(1 for s in self.sheets.values() if s.ink.get(q.id)) + sum(
@@ -124,6 +129,7 @@ class Assignment:
                 "correct_rate": round(sum(a.score or 0 for a in scored_all) / (q.points * len(scored_all)), 3)
                 if scored_all and (scored or q.type != "free") else None,
                 "distribution": dict(dist.most_common()),
+                "students_by_answer": by_answer,
                 "knowledge_points": list(q.knowledge_points),
             })
         return rows
@@ -133,6 +139,7 @@ class Assignment:
         return {
             "assignment_id": self.assignment_id, "template_id": t.id, "title": t.title, "subject": t.subject,
             "class_id": self.class_id, "state": self.state, "max_points": t.max_points,
+            "opened_at": self.opened_at, "closed_at": self.closed_at,
             "results_ready": self.results_ready_at is not None, "results_ready_at": self.results_ready_at,
             "last_stroke_at": self.last_stroke_at,
             "summary": self.summary(),

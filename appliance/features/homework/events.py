@@ -23,6 +23,7 @@ class HwProgress(Event):
     state: str  # not_started | writing | finished
     answered: int
     score: float | None
+    needs_review: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
