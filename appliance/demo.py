@@ -375,14 +375,19 @@ def county_stack(data_dir: Path) -> Iterator[CountyStack]:
         stack.stop()
 
 
+def prepare_demo(opts: DemoOptions) -> None:
+    """What the scenarios need on disk before the daemon starts (seeded rosters, the pens' plan); blocking."""
+    for scenario in SCENARIOS:
+        if scenario.prepare is not None:
+            scenario.prepare(opts)
+
+
 async def run_demo(
     seconds: float | None, port: int, data_dir: Path, out: Callable[[str], None] = print, lesson_speed: float = 20.0
 ) -> int:
     started = time.monotonic()
     opts = DemoOptions(port, data_dir, lesson_speed)
-    for scenario in SCENARIOS:
-        if scenario.prepare is not None:
-            await asyncio.to_thread(scenario.prepare, opts)
+    await asyncio.to_thread(prepare_demo, opts)
     with county_stack(data_dir) as county:
         raw = demo_config(data_dir, port, lesson_speed)
         raw["sync"] = county.sync_config()

@@ -12,7 +12,7 @@ import aiohttp
 
 from appliance.config import load_raw
 from appliance.daemon import Daemon
-from appliance.demo import demo_config
+from appliance.demo import DemoOptions, demo_config, prepare_demo
 
 from conftest import free_port
 
@@ -22,6 +22,7 @@ async def running(tmp_path: Path, allow_faults: bool = True) -> AsyncIterator[tu
     """A real daemon on a free port with the demo's simulated devices, healthy before the test starts."""
     port = free_port()
     raw = demo_config(tmp_path, port)
+    prepare_demo(DemoOptions(port, tmp_path))
     raw["debug"]["allow_fault_injection"] = allow_faults
     daemon = Daemon(load_raw(raw, source="test", environ={}))
     stop = asyncio.Event()
