@@ -49,12 +49,17 @@ def test_rendered_pen_digits(rec: OcrRecognizer, digit: str) -> None:
     assert sum(r.text == digit and r.confidence >= THRESHOLD for r in results) >= 2, results
 
 
-@pytest.mark.parametrize(("text", "expect"), [("1000", "digits"), ("80", "digits"), ("6.3", "number"),
-                                               ("26", "number"), ("150", "number")])
+@pytest.mark.parametrize(("text", "expect"), [("1000", "digits"), ("80", "digits"), ("2024", "digits"),
+                                               ("6.3", "number"), ("26", "number"), ("150", "number"),
+                                               ("-5", "number"), ("3/4", "number")])
 def test_rendered_pen_numbers(rec: OcrRecognizer, text: str, expect: str) -> None:
+    """Read right; in a digits box confidently. A number box may hold "3/4" or "6.3", so a multi-character
+    reading there is trusted less (a missed point or slash hides in it) and may go to review."""
     box = (20.0, 40.0, 60.0, 11.0)
     r = rec.recognize_strokes(write_digits(text, box, np.random.default_rng(len(text) * 7)), box, expect)  # type: ignore[arg-type]
-    assert r.text == text and r.confidence >= THRESHOLD, r
+    assert r.text == text, r
+    if expect == "digits":
+        assert r.confidence >= THRESHOLD, r
 
 
 def test_expect_constrains_the_reading(rec: OcrRecognizer) -> None:

@@ -130,7 +130,8 @@ def test_reads_a_photographed_sheet(printed: np.ndarray, template: Template, rec
         if a.type != "numeric":
             assert a.status == "marked" and a.confidence >= 0.9, (qid, a.fills)
     numeric = [result.answers[q] for q in truth if result.answers[q].type == "numeric"]
-    assert sum(a.confidence >= 0.9 for a in numeric) >= 3, [(a.given, a.confidence) for a in numeric]
+    assert all(a.status == "read" and a.engine.startswith("PP-OCR") for a in numeric)
+    assert any(a.confidence >= 0.9 for a in numeric), [(a.given, a.confidence) for a in numeric]
     assert result.student_number == "27"
     assert result.answers["q19"].status == "blank" and result.answers["q19"].given is None
     assert result.answers["q20"].status == "free" and result.answers["q20"].crop.size > 0

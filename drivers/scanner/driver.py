@@ -66,6 +66,8 @@ class ScannerDriver(Component):
     ) -> None:
         self.config = config
         self.folder = Path(config.folder)
+        # longer than the slowest poll and the longest retry wait, so a quiet folder is never "stalled"
+        self.heartbeat_timeout_s = max(60.0, 3 * config.poll_s)
         # two polls unchanged, and never under 2 s: scanners pause between pages of one PDF
         self.settle_s = settle_s if settle_s is not None else max(2.0, 2 * config.poll_s)
         self.unreadable_grace_s = unreadable_grace_s
@@ -75,6 +77,7 @@ class ScannerDriver(Component):
         self.rejected = 0
         self._state_loaded = False
         self._state_error: str | None = None
+        self._reported: str | None = None
 
     # -- life cycle -------------------------------------------------------------------------------------
     async def run(self, ctx: ComponentContext) -> None:
@@ -91,8 +94,13 @@ class ScannerDriver(Component):
             backoff.reset()
             await self._handle(ctx, listing)
             if self._state_error:
-                ctx.degraded(f"cannot remember published scans ({self._state_error}); they may repeat after a restart")
+                reason = f"cannot remember published scans ({self._state_error}); they may repeat after a restart"
+                if ctx.state != "degraded" or reason != self._reported:
+                    ctx.log.warning("%s", reason)
+                    ctx.degraded(reason)
+                    self._reported = reason
             elif ctx.state != "ok":
+                self._reported = None
                 ctx.log.info("watching %s for scanned sheets", self.folder)
                 ctx.ok()
             await asyncio.sleep(self.config.poll_s)

@@ -3,6 +3,15 @@
 The contract the homework feature relies on. Recognition is blocking CPU work (onnxruntime), so callers run
 it in an executor. Every result carries a calibrated ``confidence``: the feature sends anything below its
 ``review_below`` threshold to the teacher's review queue, so a wrong answer is never graded silently.
+
+Where things are (heavy modules are imported only by whoever needs them, so this one stays cheap):
+
+* :mod:`models.handwriting.ocr` — ``OcrRecognizer``, the implementation of :class:`Recognizer`;
+* :mod:`models.handwriting.marks` — ``mark_in_box``: choice marks (tick, cross, fill, circle) by geometry;
+* :mod:`models.handwriting.render` — ``render_strokes``: pen ink in mm to a grey box image;
+* :mod:`models.handwriting.synth` — generated handwriting for training, calibration and tests;
+* ``train_digits`` / ``calibrate`` — the offline, deterministic scripts that produce ``digits_mlp.npz`` and
+  ``calibration.json`` from generated data only; ``bench/digits_eval.py`` measures them on real ink.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The second opinion on digits: glyph segmentation, MNIST-style normalisation and a small numpy MLP.
 
 Why a second model: the OCR's own scores are not calibrated (it is sure of some wrong digits), and two models
-that learned from different data rarely make the same mistake with confidence. This one is a 784-256-10
+that learned from different data rarely make the same mistake with confidence. This one is a 784-800-10
 perceptron trained only on digits we generate ourselves (:mod:`models.handwriting.synth` strokes and the
 Debian fonts), never on the evaluation sets; ``python -m models.handwriting.train_digits`` rebuilds its
 weights file deterministically. Inference is two matrix products: about 0.1 ms per glyph.
@@ -131,7 +131,7 @@ class _Comp:
 
 
 class DigitClassifier:
-    """784-256-10 ReLU perceptron over normalised glyphs; weights from :data:`WEIGHTS`. Thread-safe (read-only)."""
+    """784-800-10 ReLU perceptron over normalised glyphs; weights from :data:`WEIGHTS`. Thread-safe (read-only)."""
 
     def __init__(self, path: Path = WEIGHTS) -> None:
         data = np.load(path)

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from models.handwriting import Box, Expect, Recognition, Stroke
@@ -39,8 +41,18 @@ CALIBRATION = Path(__file__).with_name("calibration.json")
 MIN_INK_PIXELS = 12  # fewer dark pixels than this is paper, dust or a stray dot
 FEATURES = (
     "bias", "ocr_logit", "thick_logit", "agree_render", "other_max", "seg_ok",
-    "mlp_logit", "mlp_agree", "comb_logit", "n_chars",
+    "mlp_logit", "mlp_agree", "comb_logit", "n_chars", "slash", "slash_or_one", "slanted_one", "inner_one",
 )
+MODES: tuple[Expect, ...] = ("digits", "number")  # one calibration each: what a box may hold changes what can go wrong
+STRATA = ("single", "multi")  # one character, or several (where a missed "." or "/" hides)
+
+
+def stratum(expect: Expect, text: str) -> str:
+    """The calibration a reading falls under, e.g. ``number/multi``."""
+    return f"{'number' if expect == 'number' else 'digits'}/{'single' if len(text) == 1 else 'multi'}"
+
+
+CALIBRATIONS = tuple(f"{m}/{s}" for m in MODES for s in STRATA)
 
 
 def _logit(p: float) -> float:
@@ -60,6 +72,8 @@ class Evidence:
     combined: list[np.ndarray] = field(default_factory=list)  # per character, over the alphabet
     ink_pixels: int = 0
     stray_punctuation: bool = False  # the ink has a dot or dash glyph the reading does not account for
+    one_slant: float = 0.0  # degrees from vertical of the most slanted glyph read as "1" (number boxes)
+    slash_like: bool = False  # a straight stroke leaning like "/" (number boxes)
 
     def vector(self) -> np.ndarray:
         ocr, thick = self.ocr, self.thick
@@ -74,6 +88,13 @@ class Evidence:
             mlp_min = min(picks)
             mlp_agree = float(all(int(p.argmax()) == int(c) for p, c in zip(self.glyph_probs, digit_chars, strict=True)))
         comb_min = min((float(d.max()) for d in self.combined), default=ocr.min_prob)
+        # a handwritten "/" and a slanted "1" are the same stroke: "3/4" and "314" need the teacher's eye
+        slash_or_one = 0.0
+        if "/" in ocr.alphabet:
+            one, slash = ocr.alphabet.index("1"), ocr.alphabet.index("/")
+            for ch, d in zip(ocr.text, ocr.dists, strict=True):
+                if ch in "1/":
+                    slash_or_one = max(slash_or_one, float(d[slash] if ch == "1" else d[one]))
         return np.array([
             1.0,
             _logit(ocr.min_prob),
@@ -85,6 +106,11 @@ class Evidence:
             mlp_agree,
             _logit(comb_min),
             float(len(ocr.text)),
+            float("/" in ocr.text),
+            slash_or_one,
+            float(np.clip((self.one_slant - 15.0) / 30.0, 0.0, 1.0)),
+            # "3/4" written inline is read "314" more often than not: a 1 between digits in a number box
+            float("/" in ocr.alphabet and re.search(r"\d1\d", ocr.text) is not None),
         ])
 
 
@@ -109,12 +135,15 @@ class OcrRecognizer:
         self.model = model or RecModel()
         self.decoder = Decoder(self.model.charset)
         self.classifier = classifier or DigitClassifier()
-        self.weights = np.zeros(len(FEATURES))
-        if calibration.exists():
-            data = json.loads(calibration.read_text())
-            self.weights = np.array([float(data["weights"][f]) for f in FEATURES])
-        else:  # uncalibrated: only the raw OCR probability, damped, so nothing passes review by accident
-            self.weights[FEATURES.index("ocr_logit")] = 0.5
+        self.weights: dict[str, np.ndarray] = {}
+        data = json.loads(calibration.read_text()) if calibration.exists() else {}
+        for key in CALIBRATIONS:
+            w = data.get("weights", {}).get(key)
+            if w is not None and set(w) == set(FEATURES):
+                self.weights[key] = np.array([float(w[f]) for f in FEATURES])
+            else:  # uncalibrated: the raw OCR probability, damped, so nothing passes review by accident
+                self.weights[key] = np.zeros(len(FEATURES))
+                self.weights[key][FEATURES.index("ocr_logit")] = 0.2
         self.engine = f"{self.model.name}+digit-mlp"
         self.text_max_confidence = text_max_confidence
         if warm_up:
@@ -136,7 +165,7 @@ class OcrRecognizer:
         if expect == "text":
             conf = self._text_confidence(evidence)
         else:
-            conf = self._calibrated(evidence)
+            conf = self._calibrated(evidence, expect)
         return Recognition(evidence.text, conf, self._alternatives(evidence, conf), self.engine)
 
     # -- the pieces ----------------------------------------------------------------------------------------
@@ -147,9 +176,11 @@ class OcrRecognizer:
         if ink_pixels < MIN_INK_PIXELS:
             return Evidence("", None, None, ink_pixels=ink_pixels)
         glyphs = segment_glyphs(ink)
-        kept = np.zeros_like(ink)  # drop specks the segmenter judged noise, so the network does not read them
-        for g in glyphs:
-            kept[g.y0: g.y1, g.x0: g.x1] = np.maximum(kept[g.y0: g.y1, g.x0: g.x1], g.ink)
+        kept = ink
+        if expect != "text":  # drop specks the segmenter judged noise, so the network does not read them
+            kept = np.zeros_like(ink)  # (not for words: a Chinese character's dot strokes are small pieces)
+            for g in glyphs:
+                kept[g.y0: g.y1, g.x0: g.x1] = np.maximum(kept[g.y0: g.y1, g.x0: g.x1], g.ink)
         plain = prepare_line(kept)
         thick = prepare_line(kept, thicken=1)
         if plain is None or thick is None:
@@ -170,6 +201,14 @@ class OcrRecognizer:
             batch = np.stack([normalize_glyph(g.ink) for g in digit_glyphs])
             ev.glyph_probs = list(self.classifier.predict_proba(batch))
             ev.seg_ok = True
+            if expect == "number":
+                digit_chars = [c for c in ocr.text if c.isdigit()]
+                ev.one_slant = max((_slant(g.ink) for g, c in zip(digit_glyphs, digit_chars, strict=True) if c == "1"),
+                                   default=0.0)
+        if expect == "number":  # per connected piece: a slash leaning into its neighbours merges with them
+            n, labels = cv2.connectedComponents((kept > 0.25).astype(np.uint8), connectivity=8)
+            big = [i for i in range(1, n) if int((labels == i).sum()) >= 20]
+            ev.slash_like = any(_slash_like((labels == i).astype(np.float32)) for i in big)
         ev.combined = self._combine(ocr, ev.glyph_probs if ev.seg_ok else [])
         return ev
 
@@ -186,14 +225,11 @@ class OcrRecognizer:
             out.append(d / d.sum())
         return out
 
-    def _calibrated(self, ev: Evidence) -> float:
-        z = float(ev.vector() @ self.weights)
+    def _calibrated(self, ev: Evidence, expect: Expect) -> float:
+        z = float(ev.vector() @ self.weights[stratum(expect, ev.text)])
         conf = 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
-        if ev.stray_punctuation:
-            # a decimal point or minus on paper that the reading lacks ("6.3" read as "63" in a digits box):
-            # the calibration set has too few of these to learn it, and it is always worth a look
-            conf = min(conf, 0.5)
-        return conf
+        cap = rule_cap(ev)
+        return conf if cap is None else min(conf, cap)
 
     def _text_confidence(self, ev: Evidence) -> float:
         """Short words have no second model and no handwriting to calibrate on, so their confidence is the
@@ -247,12 +283,46 @@ class OcrRecognizer:
         return Recognition(d.text, score, (), self.model.name)
 
 
+def rule_cap(ev: Evidence) -> float | None:
+    """Readings that always go to review whatever the calibrated score, because the ink shows what the
+    reading cannot explain and the generated calibration data has too few such cases to learn it:
+
+    * a decimal point or minus on paper that the reading lacks ("6.3" read as "63" in a digits box);
+    * in a number box, a straight stroke leaning like "/" when the reading has no "/" ("3/4" read as "314").
+    """
+    ocr = ev.ocr
+    if ev.stray_punctuation:
+        return 0.5
+    if ev.slash_like and ocr is not None and "/" not in ocr.text:
+        return 0.5
+    return None
+
+
+def _slash_like(ink: np.ndarray) -> bool:
+    """A thin straight stroke (second moments 10:1 or more) leaning 25-60 degrees from the vertical (a minus,
+    lying flat, is not one; most pupils' 1s lean less)."""
+    m = cv2.moments((ink > 0.25).astype(np.float32))
+    if m["m00"] < 1:
+        return False
+    a, b, c = m["mu20"], m["mu11"], m["mu02"]
+    root = math.sqrt(max((a - c) ** 2 + 4 * b * b, 0.0))
+    major, minor = (a + c + root) / 2, (a + c - root) / 2
+    return minor > 0 and major / minor >= 10 and 25 <= _slant(ink) <= 60
+
+
+def _slant(ink: np.ndarray) -> float:
+    """Degrees between a glyph's principal axis and the vertical (0 for an upright stroke)."""
+    m = cv2.moments((ink > 0.25).astype(np.float32))
+    if m["m00"] < 1:
+        return 0.0
+    angle = 0.5 * math.degrees(math.atan2(2 * m["mu11"], m["mu20"] - m["mu02"]))  # from the x axis
+    return abs(90.0 - abs(angle))
+
+
 def _as_grey(image: object) -> np.ndarray:
     """A uint8 grey array from grey, BGR or BGRA arrays (the scanner path passes colour crops)."""
     arr = np.asarray(image)
     if arr.ndim == 3:
-        import cv2
-
         arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2GRAY if arr.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
     if arr.dtype != np.uint8:
         arr = np.clip(arr, 0, 255).astype(np.uint8)
