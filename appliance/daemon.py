@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import time
@@ -48,41 +49,28 @@ class UnavailableComponent(Component):
         raise RuntimeError(self.error)
 
 
+# Config section -> (module, class). Imported only when configured, so a box without a scanner never
+# loads OpenCV, and a plug-in that fails to import is one failed component, not a dead daemon.
+DRIVER_PLUGINS: dict[str, tuple[str, str]] = {
+    "panel": ("drivers.panel", "PanelDriver"),
+    "heart_rate": ("drivers.heart_rate", "HeartRateDriver"),
+    "smartpen": ("drivers.smartpen", "SmartPenDriver"),
+    "scanner": ("drivers.scanner", "ScannerDriver"),
+}
+
+
 def build_drivers(config: AppConfig) -> list[Component]:
     """One component per configured device family; a plug-in that fails to import is shown, not fatal."""
     drivers: list[Component] = []
-    if config.drivers.panel is not None:
+    for name, (module, cls) in DRIVER_PLUGINS.items():
+        section = getattr(config.drivers, name)
+        if section is None:
+            continue
         try:
-            from drivers.panel import PanelDriver
-
-            drivers.append(PanelDriver(config.drivers.panel))
+            drivers.append(getattr(importlib.import_module(module), cls)(section))
         except ImportError as exc:
-            log.error("panel driver unavailable: %s", exc)
-            drivers.append(UnavailableComponent("panel", "driver", f"driver failed to import: {exc}"))
-    if config.drivers.heart_rate is not None:
-        try:
-            from drivers.heart_rate import HeartRateDriver
-
-            drivers.append(HeartRateDriver(config.drivers.heart_rate))
-        except ImportError as exc:
-            log.error("heart-rate driver unavailable: %s", exc)
-            drivers.append(UnavailableComponent("heart_rate", "driver", f"driver failed to import: {exc}"))
-    if config.drivers.smartpen is not None:
-        try:
-            from drivers.smartpen import SmartPenDriver
-
-            drivers.append(SmartPenDriver(config.drivers.smartpen))
-        except ImportError as exc:
-            log.error("smart-pen driver unavailable: %s", exc)
-            drivers.append(UnavailableComponent("smartpen", "driver", f"driver failed to import: {exc}"))
-    if config.drivers.scanner is not None:
-        try:
-            from drivers.scanner import ScannerDriver
-
-            drivers.append(ScannerDriver(config.drivers.scanner))
-        except ImportError as exc:
-            log.error("scanner driver unavailable: %s", exc)
-            drivers.append(UnavailableComponent("scanner", "driver", f"driver failed to import: {exc}"))
+            log.error("%s driver unavailable: %s", name, exc)
+            drivers.append(UnavailableComponent(name, "driver", f"driver failed to import: {exc}"))
     return drivers
 
 

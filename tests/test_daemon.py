@@ -156,3 +156,11 @@ async def test_stop_is_prompt_with_a_kiosk_websocket_open(tmp_path: Path) -> Non
             assert time.monotonic() - started < 5
     finally:
         demo.stop()
+
+
+def test_every_driver_section_has_a_plugin() -> None:
+    """A new [drivers.X] section without a DRIVER_PLUGINS entry would be validated and then silently ignored."""
+    from appliance.config.schema import DriversConfig
+    from appliance.daemon import DRIVER_PLUGINS
+
+    assert set(DRIVER_PLUGINS) == set(DriversConfig.model_fields)

@@ -52,7 +52,8 @@ from drivers.heart_rate.ant_pages import (
     rr_intervals_ms,
 )
 from drivers.heart_rate.ant_simulator import SimulatedAntStick
-from drivers.heart_rate.scanner import BandTable, RateLimitedLog
+from drivers.heart_rate.scanner import BandTable
+from drivers.ratelimit import RateLimitedLog
 
 LOG = logging.getLogger("test.hr_ant")
 

@@ -59,7 +59,8 @@ from drivers.heart_rate.ant_pages import (
     parse_ant_hrm_page,
     rr_intervals_ms,
 )
-from drivers.heart_rate.scanner import BandTable, RateLimitedLog
+from drivers.heart_rate.scanner import BandTable
+from drivers.ratelimit import RateLimitedLog
 
 AntStick = Literal["auto", "antusb2", "antusb-m"]
 

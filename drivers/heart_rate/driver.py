@@ -33,8 +33,9 @@ from drivers.backoff import Backoff
 from drivers.heart_rate.ant import AntReceiver, AntStick, AntStickUnavailable
 from drivers.heart_rate.ant_simulator import SimulatedAntStick
 from drivers.heart_rate.gatt_client import GattBand
-from drivers.heart_rate.scanner import BandScanner, BandTable, RateLimitedLog
+from drivers.heart_rate.scanner import BandScanner, BandTable
 from drivers.heart_rate.simulator import HeartRateSimulator
+from drivers.ratelimit import RateLimitedLog
 
 BACKOFF_INITIAL_S = 1.0
 BACKOFF_MAX_S = 30.0

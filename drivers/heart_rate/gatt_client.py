@@ -21,7 +21,8 @@ from bleak_retry_connector import establish_connection
 from appliance.events import HeartRateSample
 from drivers.backoff import Backoff
 from drivers.heart_rate.gatt import MEASUREMENT_UUID, parse_heart_rate_measurement
-from drivers.heart_rate.scanner import BandScanner, BandTable, RateLimitedLog
+from drivers.heart_rate.scanner import BandScanner, BandTable
+from drivers.ratelimit import RateLimitedLog
 
 BACKOFF_INITIAL_S = 1.0
 BACKOFF_MAX_S = 30.0

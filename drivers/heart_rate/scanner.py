@@ -23,33 +23,7 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 
 from appliance.events import HeartRateSample, HeartRateSource
 from drivers.heart_rate.vendors import parse_advertisement
-
-# At most one "malformed data" line per band per this many seconds: a band with a bad firmware
-# would otherwise write a line per advert, all lesson long.
-MALFORMED_LOG_EVERY_S = 60.0
-
-
-class RateLimitedLog:
-    """Log a problem once per key per interval, counting what was suppressed in between."""
-
-    def __init__(self, logger: logging.Logger, every_s: float = MALFORMED_LOG_EVERY_S) -> None:
-        self._log = logger
-        self._every_s = every_s
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-        self.total = 0
-
-    def warning(self, key: str, message: str) -> None:
-        self.total += 1
-        now = time.monotonic()
-        last = self._last.get(key)
-        if last is not None and now - last < self._every_s:
-            self._suppressed[key] = self._suppressed.get(key, 0) + 1
-            return
-        skipped = self._suppressed.pop(key, 0)
-        self._last[key] = now
-        suffix = f" ({skipped} more since the last report)" if skipped else ""
-        self._log.warning("%s%s", message, suffix)
+from drivers.ratelimit import RateLimitedLog
 
 
 @dataclass
