@@ -174,12 +174,11 @@ async def upload(hw: Homework, request: web.Request) -> Any:
     if not data:
         raise HomeworkError(400, "send the scanned image or PDF as the request body")
     folder = hw.data_dir / "scans" / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
     suffix = _sniff(data)
     if suffix is None:
         raise HomeworkError(415, "not a PDF, PNG, JPEG, TIFF, BMP or WebP file")
     path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6}{suffix}"
-    path.write_bytes(data)
+    await asyncio.to_thread(_keep_upload, path, data)  # megabytes to disk: not on the event loop
     try:
         a, sheet = await file_scan(hw, path, 0, aid, sid)
     except ScanRejected as exc:
@@ -187,6 +186,11 @@ async def upload(hw: Homework, request: web.Request) -> Any:
     from appliance.features.homework.api import sheet_view
 
     return sheet_view(hw, a, sheet)
+
+
+def _keep_upload(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def _sniff(data: bytes) -> str | None:
