@@ -21,15 +21,19 @@ E = TypeVar("E", bound=Event)
 class Subscription(Generic[E]):
     """A bounded queue of events of the requested types; iterate it or call :meth:`get`."""
 
-    def __init__(self, bus: Bus, types: tuple[type[Event], ...], maxsize: int, name: str) -> None:
+    def __init__(
+        self, bus: Bus, types: tuple[type[Event], ...], maxsize: int, name: str,
+        exclude: tuple[type[Event], ...] = (),
+    ) -> None:
         self._bus = bus
         self.types = types
+        self.exclude = exclude
         self.name = name
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
         self.dropped = 0
 
     def offer(self, event: Event) -> None:
-        if not isinstance(event, self.types):
+        if not isinstance(event, self.types) or (self.exclude and isinstance(event, self.exclude)):
             return
         if self.queue.full():
             # Drop the oldest so the newest state always reaches the consumer.
@@ -72,8 +76,11 @@ class Bus:
         """The most recent event of a type, so a late subscriber (a reloaded kiosk) sees current state."""
         return self._last.get(event_type)  # type: ignore[return-value]
 
-    def subscribe(self, *types: type[E], maxsize: int = 256, name: str = "?") -> Subscription[E]:
-        sub: Subscription[E] = Subscription(self, types or (Event,), maxsize, name)
+    def subscribe(
+        self, *types: type[E], maxsize: int = 256, name: str = "?", exclude: tuple[type[Event], ...] = ()
+    ) -> Subscription[E]:
+        """``exclude`` keeps heavy events (camera frames) out of a catch-all subscriber's queue."""
+        sub: Subscription[E] = Subscription(self, types or (Event,), maxsize, name, exclude)
         self._subs.append(sub)  # type: ignore[arg-type]
         return sub
 

@@ -285,3 +285,43 @@ class PenPasswordAttempt(Event):
 
     def to_json(self) -> dict[str, Any]:
         return {"topic": self.topic, "ts": self.ts, "pen_id": self.pen_id, "by": self.by}
+
+
+CameraState = Literal["connecting", "live", "reconnecting", "ended", "failed"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraFrame(Event):
+    """The newest decoded picture of one camera, for analysis on this box only.
+
+    Never serialised to the kiosk or the county (the API refuses the topic): frames of minors stay here.
+    ``image`` is an RGB ``numpy.ndarray`` (height, width, 3) of uint8 that no one may modify.
+    """
+
+    topic: ClassVar[str] = "camera.frame"
+    camera: str
+    seq: int  # frames decoded on this camera since the driver started (a gap means frames were dropped)
+    width: int
+    height: int
+    image: Any
+    captured: float  # time.monotonic() when the frame was decoded, to measure staleness
+    pts_s: float | None = None  # presentation time within the source (files and replays), seconds
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraStatus(Event):
+    """A camera's health for the technician and the kiosk (every few seconds, and on every state change)."""
+
+    topic: ClassVar[str] = "camera.status"
+    camera: str
+    name: str
+    source: str  # the URL with any password removed
+    state: CameraState
+    fps: float  # frames decoded per second over the last few seconds
+    frames: int
+    dropped: int  # decoded frames replaced by a newer one before the analysis took them
+    reconnects: int
+    width: int | None = None
+    height: int | None = None
+    codec: str | None = None
+    error: str | None = None

@@ -174,6 +174,48 @@ class ScannerFolderConfig(Section):
     poll_s: float = Field(1.0, ge=0.2, le=60, description="How often the folder is looked at.")
 
 
+class CameraSourceConfig(Section):
+    """One playground camera or capture device, read through FFmpeg (PyAV)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$", description="Short id used by stations, e.g. 'mats'.")
+    name: str = Field("", max_length=40, description="Shown on the kiosk and TUI, e.g. '垫子区'.")
+    url: str = Field(
+        min_length=1,
+        description="rtsp://user@host/stream, http(s)://host/video.mjpg, /dev/video0 (V4L2), a video file, "
+        "or 'lavfi:testsrc2=size=640x480:rate=15' (an FFmpeg test source). The password comes from "
+        "credential 'camera-<id>' and is never written here.",
+    )
+    width: int | None = Field(None, ge=160, le=3840, description="Ask a V4L2 device for this width (with height).")
+    height: int | None = Field(None, ge=120, le=2160, description="Ask a V4L2 device for this height (with width).")
+    fps: float | None = Field(None, gt=0, le=60, description="Ask a V4L2 device for this frame rate.")
+    rtsp_transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP over TCP survives school Wi-Fi better.")
+    loop: bool = Field(False, description="Play a video file again from the start when it ends (demo, replay).")
+    realtime: bool = Field(True, description="Read a video file at its own frame rate, as if it were live.")
+
+    @model_validator(mode="after")
+    def _size_together(self) -> CameraSourceConfig:
+        if (self.width is None) != (self.height is None):
+            raise ValueError("set both width and height, or neither")
+        return self
+
+
+class CamerasConfig(Section):
+    """Cameras whose frames are analysed on this box (they never leave it)."""
+
+    sources: list[CameraSourceConfig] = Field(min_length=1, max_length=8, description="The cameras, up to 8.")
+    open_timeout_s: float = Field(10.0, gt=0, le=120, description="Give up opening a source after this long.")
+    stall_timeout_s: float = Field(5.0, gt=0, le=120, description="No frame for this long: reconnect.")
+    reconnect_max_s: float = Field(30.0, ge=1, le=600, description="Longest wait between reconnect attempts.")
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CamerasConfig:
+        ids = [s.id for s in self.sources]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"camera ids must be unique; {', '.join(dup)} is used twice")
+        return self
+
+
 class DriversConfig(Section):
     """One entry per device family; leave one out when the room does not have that device."""
 
@@ -181,6 +223,7 @@ class DriversConfig(Section):
     heart_rate: HeartRateConfig | None = Field(None, description="Heart-rate bands for Smart PE.")
     smartpen: SmartPenConfig | None = Field(None, description="Dot-matrix pens for homework and exams.")
     scanner: ScannerFolderConfig | None = Field(None, description="A scanner for paper answer sheets.")
+    cameras: CamerasConfig | None = Field(None, description="Playground cameras for fitness counting.")
 
 
 PanelInput = Literal["hdmi1", "hdmi2", "hdmi3", "hdmi4", "dp", "pc", "dvi", "av"]
@@ -291,10 +334,69 @@ class HomeworkFeatureConfig(Section):
     )
 
 
+Exercise = Literal["rope_skip", "sit_up", "pull_up", "push_up", "squat", "jumping_jack"]
+
+
+class FitnessStationConfig(Section):
+    """A place in one camera's view where one student at a time does one exercise (a mat, a bar, a lane).
+
+    Stations drawn at the kiosk are kept in the store; these seed a box (and the demo).
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$", description="Station id, e.g. 'mat-1'.")
+    name: str = Field("", max_length=40, description="Shown on the kiosk, e.g. '1号垫'.")
+    camera: str = Field(description="Id of the camera in [drivers.cameras] that sees this station.")
+    exercise: Exercise = Field(description="What is counted here.")
+    region: list[tuple[float, float]] = Field(
+        min_length=3, max_length=16,
+        description="Polygon on the camera image, as fractions of width and height (0-1), e.g. "
+        "[[0.1, 0.5], [0.5, 0.5], [0.5, 0.95], [0.1, 0.95]].",
+    )
+    bar_y: float | None = Field(
+        None, ge=0, le=1, description="Pull-up bar height as a fraction of image height (found from the hang if unset)."
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _inside_image(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if any(not (0 <= x <= 1 and 0 <= y <= 1) for x, y in v):
+            raise ValueError("region points are fractions of the image: each x and y between 0 and 1")
+        return v
+
+
+class FitnessFeatureConfig(Section):
+    """Rule-checked exercise counting from playground cameras and the national fitness standard (2014)."""
+
+    enabled: bool = Field(False, description="Run fitness counting (needs [drivers.cameras]).")
+    backend: Literal["litert", "onnxruntime"] = Field("litert", description="Runtime for the pose models.")
+    threads: int = Field(2, ge=1, le=16, description="CPU threads per pose model.")
+    max_people: int = Field(4, ge=1, le=8, description="People tracked per camera.")
+    max_fps: float = Field(15.0, gt=0, le=60, description="Frames analysed per camera per second, at most.")
+    test_seconds: int = Field(60, ge=10, le=300, description="Length of a timed test (1-minute rope skipping, sit-ups).")
+    countdown_s: int = Field(3, ge=0, le=10, description="Countdown after the start signal.")
+    stations: list[FitnessStationConfig] = Field(default_factory=list, description="Stations to create at first start.")
+    clips: bool = Field(
+        True, description="Let teachers save short clips at a station (kept on this box only, for the school's own "
+        "evaluation set)."
+    )
+    clip_seconds: float = Field(20.0, ge=3, le=120, description="Length of a saved clip (the last N seconds).")
+    clip_keep_days: int = Field(365, ge=1, le=3650, description="Saved clips are deleted after this many days.")
+    retest_weeks: int = Field(6, ge=1, le=26, description="Re-test reminder this many weeks after a prescription.")
+
+    @model_validator(mode="after")
+    def _unique_stations(self) -> FitnessFeatureConfig:
+        ids = [s.id for s in self.stations]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"station ids must be unique; {', '.join(dup)} is used twice")
+        return self
+
+
 class FeaturesConfig(Section):
     panel_control: PanelControlFeatureConfig = Field(default_factory=PanelControlFeatureConfig)
     smart_pe: SmartPeFeatureConfig = Field(default_factory=SmartPeFeatureConfig)
     homework: HomeworkFeatureConfig = Field(default_factory=HomeworkFeatureConfig)
+    fitness: FitnessFeatureConfig = Field(default_factory=FitnessFeatureConfig)
 
 
 class SyncConfig(Section):
@@ -348,3 +450,15 @@ class AppConfig(Section):
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
+
+    @model_validator(mode="after")
+    def _stations_see_cameras(self) -> AppConfig:
+        cameras = {s.id for s in self.drivers.cameras.sources} if self.drivers.cameras else set()
+        for i, station in enumerate(self.features.fitness.stations):
+            if station.camera not in cameras:
+                known = ", ".join(sorted(cameras)) or "none configured"
+                raise ValueError(
+                    f"features.fitness.stations[{i}].camera: {station.camera!r} is not a camera in "
+                    f"[drivers.cameras] (cameras: {known}); add it there or fix the id"
+                )
+        return self
