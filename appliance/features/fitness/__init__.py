@@ -1,0 +1,1 @@
+"""Fitness counting from playground cameras."""
