@@ -1,0 +1,103 @@
+"""One small inference interface over LiteRT and onnxruntime.
+
+The pipeline code (detector, landmarks) only sees :class:`Backend`: feed one NHWC
+float32 tensor, get the named outputs back. That keeps the numpy pre/post-processing
+identical for both runtimes, so the comparison between them is about the runtime only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+BackendName = Literal["litert", "onnxruntime"]
+
+
+class Backend(Protocol):
+    """A loaded model: ``run`` returns the requested outputs, in the requested order."""
+
+    name: str
+    input_shape: tuple[int, ...]
+
+    def run(self, tensor: np.ndarray, outputs: tuple[str, ...]) -> list[np.ndarray]:
+        """Run one inference on *tensor* (shape ``input_shape``, float32)."""
+        ...
+
+
+class LiteRTBackend:
+    """``ai_edge_litert`` interpreter with the XNNPACK CPU delegate (LiteRT's default).
+
+    One interpreter per model; not thread-safe, which is why :class:`PoseEstimator`
+    serialises calls with a lock.
+    """
+
+    name = "litert"
+
+    def __init__(self, path: Path, threads: int = 2) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._it = Interpreter(model_path=str(path), num_threads=max(1, int(threads)))
+        self._it.allocate_tensors()
+        inp = self._it.get_input_details()[0]
+        self._input_index: int = int(inp["index"])
+        self.input_shape = tuple(int(d) for d in inp["shape"])
+        self._outputs: dict[str, int] = {str(d["name"]): int(d["index"]) for d in self._it.get_output_details()}
+
+    def run(self, tensor: np.ndarray, outputs: tuple[str, ...]) -> list[np.ndarray]:
+        """Set the input, invoke, copy out the named outputs (copies: the arena is reused)."""
+        self._it.set_tensor(self._input_index, np.ascontiguousarray(tensor, dtype=np.float32))
+        self._it.invoke()
+        return [self._it.get_tensor(self._outputs[name]) for name in outputs]
+
+
+class OnnxRuntimeBackend:
+    """onnxruntime CPU session on the ONNX file converted at set-up time.
+
+    Tensor names are kept identical to the tflite model's, so the same output names work.
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, path: Path, threads: int = 2) -> None:
+        import onnxruntime as ort
+
+        if not path.exists():
+            raise FileNotFoundError(path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, int(threads))
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        inp = self._sess.get_inputs()[0]
+        self._input_name: str = inp.name
+        self.input_shape = tuple(int(d) for d in inp.shape)
+
+    def run(self, tensor: np.ndarray, outputs: tuple[str, ...]) -> list[np.ndarray]:
+        """One ``session.run`` for the named outputs."""
+        feed: dict[str, Any] = {self._input_name: np.ascontiguousarray(tensor, dtype=np.float32)}
+        result: list[np.ndarray] = self._sess.run(list(outputs), feed)
+        return result
+
+
+def load_backend(kind: BackendName, tflite_path: Path, threads: int = 2) -> Backend:
+    """Open *tflite_path* (or its ``.onnx`` sibling for onnxruntime) on the chosen runtime.
+
+    Raises ``RuntimeError`` naming the set-up command when the ONNX file was never
+    produced, instead of letting onnxruntime fail with a bare "file not found".
+    """
+    if kind == "litert":
+        return LiteRTBackend(tflite_path, threads)
+    if kind == "onnxruntime":
+        onnx_path = tflite_path.with_suffix(".onnx")
+        if not onnx_path.exists():
+            from models.pose.weights import fix_command
+
+            raise RuntimeError(
+                f"{onnx_path} not found: the onnxruntime backend needs the ONNX conversion made at set-up time. "
+                f"Run: {fix_command(tflite_path.parent)}"
+            )
+        return OnnxRuntimeBackend(onnx_path, threads)
+    raise ValueError(f"unknown pose backend {kind!r} (expected 'litert' or 'onnxruntime')")
