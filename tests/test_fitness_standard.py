@@ -1,0 +1,425 @@
+"""Tests for the 2014 国家学生体质健康标准 tables and scoring.
+
+Expected numbers are quoted from the annex tables (cited per test), not computed from the data
+file, so a transcription or lookup error makes these fail.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from appliance.fitness import (
+    ITEM_LABELS_ZH,
+    ITEMS,
+    LEVELS,
+    StandardDataError,
+    TableNotEncodedError,
+    bmi_category,
+    bonus_points,
+    items_for,
+    load_standard,
+    lower_is_better,
+    rating_for,
+    score_item,
+    total_score,
+)
+from appliance.fitness import standard as std_mod
+
+DATA = Path(std_mod.__file__).parent / "data" / "gb_2014.toml"
+
+
+# --- official rows -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("item", "sex", "grade", "value", "expected"),
+    [
+        # 表1-3 男生肺活量 一年级: 100=1700, 80=1300, 60=700, 10=500
+        ("vital_capacity", "male", 1, 1700, 100),
+        ("vital_capacity", "male", 1, 1300, 80),
+        ("vital_capacity", "male", 1, 700, 60),
+        ("vital_capacity", "male", 1, 500, 10),
+        # 表1-4 女生肺活量 六年级: 100=2500, 80=2100, 60=1200, 10=1050
+        ("vital_capacity", "female", 6, 2500, 100),
+        ("vital_capacity", "female", 6, 2100, 80),
+        ("vital_capacity", "female", 6, 1200, 60),
+        ("vital_capacity", "female", 6, 1050, 10),
+        # 表1-3 高中男生肺活量 高三: 100=4940, 80=4200, 60=3000, 10=2250
+        ("vital_capacity", "male", 12, 4940, 100),
+        ("vital_capacity", "male", 12, 4200, 80),
+        ("vital_capacity", "male", 12, 3000, 60),
+        ("vital_capacity", "male", 12, 2250, 10),
+        # 表1-7 男生坐位体前屈 四年级: 100=16.4, 80=9.8, 60=-2.2, 10=-7.2
+        ("sit_and_reach", "male", 4, 16.4, 100),
+        ("sit_and_reach", "male", 4, 9.8, 80),
+        ("sit_and_reach", "male", 4, -2.2, 60),
+        ("sit_and_reach", "male", 4, -7.2, 10),
+        # 表1-8 女生坐位体前屈 一年级: 100=18.6, 80=13.4, 60=2.4, 10=-1.6
+        ("sit_and_reach", "female", 1, 18.6, 100),
+        ("sit_and_reach", "female", 1, 13.4, 80),
+        ("sit_and_reach", "female", 1, 2.4, 60),
+        ("sit_and_reach", "female", 1, -1.6, 10),
+        # 表1-9 男生一分钟跳绳 一年级: 100=109, 80=87, 60=17, 10=2; 六年级 100=157, 60=65
+        ("rope_skip_1min", "male", 1, 109, 100),
+        ("rope_skip_1min", "male", 1, 87, 80),
+        ("rope_skip_1min", "male", 1, 17, 60),
+        ("rope_skip_1min", "male", 1, 2, 10),
+        ("rope_skip_1min", "male", 6, 157, 100),
+        ("rope_skip_1min", "male", 6, 65, 60),
+        # 女生一分钟跳绳 二年级: 100=127, 80=97, 60=27
+        ("rope_skip_1min", "female", 2, 127, 100),
+        ("rope_skip_1min", "female", 2, 97, 80),
+        ("rope_skip_1min", "female", 2, 27, 60),
+        # 一分钟仰卧起坐（小学）三年级男 100=48, 60=16; 女 100=46
+        ("sit_up_1min", "male", 3, 48, 100),
+        ("sit_up_1min", "male", 3, 16, 60),
+        ("sit_up_1min", "female", 3, 46, 100),
+    ],
+)
+def test_official_rows_higher_is_better(item: str, sex: str, grade: int, value: float, expected: int) -> None:
+    assert score_item(item, sex, grade, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("item", "sex", "grade", "value", "expected"),
+    [
+        # 表1-5 男生50米跑 一年级: 100=10.2, 80=10.6, 60=12.6, 10=13.6
+        ("run_50m", "male", 1, 10.2, 100),
+        ("run_50m", "male", 1, 10.6, 80),
+        ("run_50m", "male", 1, 12.6, 60),
+        ("run_50m", "male", 1, 13.6, 10),
+        # 表1-5 男生50米跑 初一: 100=7.8, 80=8.2, 60=10.2, 10=11.2; 高三 100=6.8, 60=9.2
+        ("run_50m", "male", 7, 7.8, 100),
+        ("run_50m", "male", 7, 8.2, 80),
+        ("run_50m", "male", 7, 10.2, 60),
+        ("run_50m", "male", 7, 11.2, 10),
+        ("run_50m", "male", 12, 6.8, 100),
+        ("run_50m", "male", 12, 9.2, 60),
+        # 表1-6 女生50米跑 一年级: 100=11.0, 80=11.8, 60=13.8, 10=14.8
+        ("run_50m", "female", 1, 11.0, 100),
+        ("run_50m", "female", 1, 11.8, 80),
+        ("run_50m", "female", 1, 13.8, 60),
+        ("run_50m", "female", 1, 14.8, 10),
+        # 50米×8往返跑 五年级男 100=1'36"(96 s), 60=2'18"(138 s), 10=2'38"(158 s)
+        ("shuttle_50mx8", "male", 5, 96, 100),
+        ("shuttle_50mx8", "male", 5, 138, 60),
+        ("shuttle_50mx8", "male", 5, 158, 10),
+    ],
+)
+def test_official_rows_lower_is_better(item: str, sex: str, grade: int, value: float, expected: int) -> None:
+    assert lower_is_better(item)
+    assert score_item(item, sex, grade, value) == expected
+
+
+def test_boundaries_both_directions() -> None:
+    # Higher is better: exactly at 80 (1300 ml) is 80, 1 ml short drops to 78 (1240).
+    assert score_item("vital_capacity", "male", 1, 1299) == 78
+    assert score_item("vital_capacity", "male", 1, 1240) == 78
+    assert score_item("vital_capacity", "male", 1, 1239) == 76
+    # Lower is better: 10.6 s is 80, 10.7 s is 78 (threshold 10.8), 10.61 s is still 78.
+    assert score_item("run_50m", "male", 1, 10.61) == 78
+    assert score_item("run_50m", "male", 1, 10.7) == 78
+    assert score_item("run_50m", "male", 1, 10.5) == 85
+    # Faster than the 100-point time is still 100.
+    assert score_item("run_50m", "male", 1, 8.0) == 100
+
+
+def test_zero_below_lowest_level() -> None:
+    assert score_item("vital_capacity", "male", 1, 499) == 0
+    assert score_item("rope_skip_1min", "male", 1, 1) == 0
+    assert score_item("run_50m", "male", 1, 13.7) == 0  # 10 points needs 13.6 s
+    assert score_item("sit_and_reach", "male", 4, -7.3) == 0
+
+
+def test_bmi_ranges() -> None:
+    # 表1-1 男生 一年级: 正常 13.5~18.1, 低体重 ≤13.4, 超重 18.2~20.3, 肥胖 ≥20.4
+    assert score_item("bmi", "male", 1, 13.5) == 100
+    assert score_item("bmi", "male", 1, 18.1) == 100
+    assert score_item("bmi", "male", 1, 13.4) == 80
+    assert score_item("bmi", "male", 1, 18.2) == 80
+    assert score_item("bmi", "male", 1, 20.3) == 80
+    assert score_item("bmi", "male", 1, 20.4) == 60
+    # Rounded to one decimal first: 18.14 -> 18.1 (正常), 18.15 -> 18.2 (超重).
+    assert bmi_category("male", 1, 18.14) == "正常"
+    assert bmi_category("male", 1, 18.15) == "超重"
+    # 表1-2 女生 初一: 正常 14.8~21.7, 超重 21.8~24.4, 肥胖 ≥24.5
+    assert bmi_category("female", 7, 21.7) == "正常"
+    assert bmi_category("female", 7, 24.4) == "超重"
+    assert bmi_category("female", 7, 24.5) == "肥胖"
+    # 表1-1 男生 高三: 低体重 ≤17.2, 肥胖 ≥27.4
+    assert bmi_category("male", 12, 17.2) == "低体重"
+    assert bmi_category("male", 12, 27.4) == "肥胖"
+
+
+def test_rope_bonus_rows() -> None:
+    # 加分指标 1分钟跳绳: 2 extra reps per point, 20 points at +40. 一年级男 100 = 109.
+    assert bonus_points("rope_skip_1min", "male", 1, 109) == 0
+    assert bonus_points("rope_skip_1min", "male", 1, 110) == 0
+    assert bonus_points("rope_skip_1min", "male", 1, 111) == 1
+    assert bonus_points("rope_skip_1min", "male", 1, 129) == 10
+    assert bonus_points("rope_skip_1min", "male", 1, 149) == 20
+    assert bonus_points("rope_skip_1min", "male", 1, 200) == 20
+    assert bonus_points("rope_skip_1min", "female", 6, 166 + 7) == 3
+
+
+def test_items_for_weights() -> None:
+    assert items_for("male", 1) == [
+        ("bmi", 15),
+        ("vital_capacity", 15),
+        ("run_50m", 20),
+        ("sit_and_reach", 30),
+        ("rope_skip_1min", 20),
+    ]
+    assert dict(items_for("female", 4))["sit_up_1min"] == 10
+    assert dict(items_for("female", 5))["shuttle_50mx8"] == 10
+    assert dict(items_for("male", 8)) == {
+        "bmi": 15,
+        "vital_capacity": 15,
+        "run_50m": 20,
+        "sit_and_reach": 10,
+        "standing_long_jump": 10,
+        "pull_up": 10,
+        "run_1000m": 20,
+    }
+    assert dict(items_for("female", 11))["run_800m"] == 20
+    assert set(ITEM_LABELS_ZH) == set(ITEMS)
+    assert ITEM_LABELS_ZH["rope_skip_1min"] == "1分钟跳绳"
+
+
+# --- totals (hand computed) ----------------------------------------------------------------
+
+
+def test_total_grades_1_2() -> None:
+    # 一年级男: BMI 16.0 正常 100×15% = 15; 肺活量 1300 = 80 → 12; 50m 10.6 = 80 → 16;
+    # 坐位体前屈 11.0 = 80 → 24; 跳绳 87 = 80 → 16. 标准分 83.0, 良好.
+    t = total_score(
+        "male", 1, {"bmi": 16.0, "vital_capacity": 1300, "run_50m": 10.6, "sit_and_reach": 11.0, "rope_skip_1min": 87}
+    )
+    assert t.complete and t.standard == 83.0 and t.bonus == 0 and t.total == 83.0
+    assert (t.rating, t.rating_en) == ("良好", "good")
+
+
+def test_total_grades_3_4_with_bonus() -> None:
+    # 三年级女: BMI 16.0 → 15; 肺活量 1100 = 70 → 10.5; 50m 10.0 = 80 → 16; 坐位体前屈 13.2 = 80 → 16;
+    # 跳绳 149 = 100 → 20, +10 reps over 139 → 5 bonus; 仰卧起坐 36 = 80 → 8. 85.5 + 5 = 90.5 优秀.
+    t = total_score(
+        "female",
+        3,
+        {
+            "bmi": 16.0,
+            "vital_capacity": 1100,
+            "run_50m": 10.0,
+            "sit_and_reach": 13.2,
+            "rope_skip_1min": 149,
+            "sit_up_1min": 36,
+        },
+    )
+    assert t.standard == 85.5 and t.bonus == 5 and t.total == 90.5
+    assert t.rating == "优秀"
+
+
+def test_total_grades_5_6() -> None:
+    # 六年级男: BMI 22.0 超重 80 → 12; 肺活量 2000 = 70 → 10.5; 50m 9.0 = 76 → 15.2;
+    # 坐位体前屈 9.0 = 80 → 8; 跳绳 100 = 70 → 7; 仰卧起坐 39 = 80 → 16; 50×8 102 s = 80 → 8. = 76.7 及格.
+    t = total_score(
+        "male",
+        6,
+        {
+            "bmi": 22.0,
+            "vital_capacity": 2000,
+            "run_50m": 9.0,
+            "sit_and_reach": 9.0,
+            "rope_skip_1min": 100,
+            "sit_up_1min": 39,
+            "shuttle_50mx8": 102,
+        },
+    )
+    assert t.standard == 76.7 and t.total == 76.7 and t.rating == "及格"
+    assert {r.item: r.score for r in t.items}["run_50m"] == 76
+
+
+def test_missing_items_mark_incomplete() -> None:
+    t = total_score("male", 1, {"bmi": 16.0, "run_50m": 10.6})
+    assert not t.complete and t.missing == ("vital_capacity", "sit_and_reach", "rope_skip_1min")
+    assert t.rating == "未完成" and t.rating_en == "incomplete"
+    assert t.standard == 31.0
+
+
+def test_secondary_tables_not_encoded_are_reported() -> None:
+    with pytest.raises(TableNotEncodedError, match="Table not encoded"):
+        score_item("run_1000m", "male", 8, 240)
+    with pytest.raises(TableNotEncodedError, match="bonus"):
+        bonus_points("pull_up", "male", 10, 20)
+    t = total_score("male", 10, {"bmi": 20.0, "run_50m": 7.5, "vital_capacity": 3800, "pull_up": 10})
+    assert "pull_up" in t.not_encoded and not t.complete
+
+
+@pytest.mark.parametrize(
+    ("total", "zh", "en"),
+    [
+        (89.9, "良好", "good"),
+        (90.0, "优秀", "excellent"),
+        (60.0, "及格", "pass"),
+        (59.9, "不及格", "fail"),
+        (80.0, "良好", "good"),
+        (79.9, "及格", "pass"),
+    ],
+)
+def test_ratings(total: float, zh: str, en: str) -> None:
+    assert rating_for(total) == (zh, en)
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("item", "sex", "grade", "match"),
+    [
+        ("pull_up", "female", 8, "not tested"),
+        ("rope_skip_1min", "male", 10, "not tested"),
+        ("sit_up_1min", "male", 2, "not tested"),
+        ("shuttle_50mx8", "female", 4, "not tested"),
+        ("run_800m", "male", 9, "not tested"),
+        ("long_jump", "male", 8, "Unknown fitness item"),
+        ("run_50m", "boy", 3, "Unknown sex"),
+        ("run_50m", "male", 13, "Grade must be"),
+        ("run_50m", "male", 0, "Grade must be"),
+    ],
+)
+def test_errors(item: str, sex: str, grade: int, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        score_item(item, sex, grade, 10)
+
+
+def test_total_rejects_items_outside_band() -> None:
+    with pytest.raises(ValueError, match="pull_up"):
+        total_score("male", 3, {"pull_up": 5})
+
+
+# --- data file validation ------------------------------------------------------------------
+
+
+def test_bundled_file_is_versioned_sourced_and_cached() -> None:
+    std = load_standard()
+    assert std.version == "2014" and "教体艺〔2014〕5号" in std.source
+    assert load_standard() is std
+    assert all(t.source for t in std.tables.values())
+    assert len(LEVELS) == 20
+
+
+def _broken_copy(tmp_path: Path, old: str, new: str) -> Path:
+    text = DATA.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "broken.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def test_wrong_threshold_count_names_table(tmp_path: Path) -> None:
+    path = _broken_copy(tmp_path, "thresholds = [1700, 1600, ", "thresholds = [")
+    with pytest.raises(StandardDataError, match=r"vital_capacity/male/grade 1.*20 thresholds"):
+        load_standard(path)
+
+
+def test_non_monotonic_names_table(tmp_path: Path) -> None:
+    path = _broken_copy(tmp_path, "[10.2, 10.3, 10.4", "[10.2, 10.1, 10.4")
+    with pytest.raises(StandardDataError, match=r"run_50m/male/grade 1.*rise"):
+        load_standard(path)
+
+
+def test_missing_table_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "gap.toml"
+    shutil.copy(DATA, path)
+    text = path.read_text(encoding="utf-8")
+    start = text.index('[[table]]\nitem = "sit_up_1min"\nsex = "female"\ngrade = 4')
+    end = text.index("[[table]]", start + 10)
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    with pytest.raises(StandardDataError, match=r"sit_up_1min/female/grade 4.*missing"):
+        load_standard(path)
+
+
+# --- secondary bands: weighting and bonus logic on a synthetic fixture ---------------------
+# The bundled file does not carry most secondary tables (see the data file's [[not_encoded]]), so
+# the 初中/高中 weighting is checked on a fixture: the bundled file with those gaps filled by
+# SYNTHETIC tables (higher-is-better 100, 95, …, 5; runs 10, 11, …, 29). Not official numbers.
+
+
+def _synthetic_fixture(tmp_path: Path) -> Path:
+    text = DATA.read_text(encoding="utf-8")
+    start = text.index("# Tested by the standard but not encoded")
+    end = text.index("[[table]]")
+    text = text[:start] + text[end:]
+    real = load_standard()
+    extra: list[str] = []
+    for item, by_sex in std_mod._APPLICABLE.items():
+        if item == "bmi":
+            continue
+        for sex, grades in by_sex.items():
+            for grade in sorted(grades):
+                if (item, sex, grade) in real.tables:
+                    continue
+                if lower_is_better(item):
+                    th = [10 + i for i in range(20)]
+                else:
+                    th = [100 - 5 * i for i in range(20)]
+                extra.append(
+                    f'[[table]]\nitem = "{item}"\nsex = "{sex}"\ngrade = {grade}\n'
+                    f'source = "synthetic test fixture"\nthresholds = {th}\n'
+                )
+    for item, sex, steps in (
+        ("pull_up", "male", list(range(1, 11))),
+        ("run_1000m", "male", [4, 8, 12, 16, 20, 23, 26, 29, 32, 35]),
+        ("sit_up_1min", "female", list(range(1, 11))),
+        ("run_800m", "female", list(range(5, 55, 5))),
+    ):
+        extra.append(
+            f'[[bonus]]\nitem = "{item}"\nsexes = ["{sex}"]\ngrades = [7, 8, 9, 10, 11, 12]\n'
+            f'extra = {steps}\nsource = "synthetic test fixture"\n'
+        )
+    path = tmp_path / "fixture.toml"
+    path.write_text(text + "\n" + "\n".join(extra), encoding="utf-8")
+    return path
+
+
+def test_total_grades_7_9_fixture(tmp_path: Path) -> None:
+    std = load_standard(_synthetic_fixture(tmp_path))
+    # 初二男: BMI 20.0 正常 → 15; 肺活量 80 (synthetic 80) → 12; 50m 7.9 (表1-5 初二 80分) → 16;
+    # 坐位体前屈 85 → 8.5; 立定跳远 70 (=76分) → 7.6; 引体向上 103 (100分) → 10, +3 → 3 bonus;
+    # 1000m 2 s faster than the 100 time → 20, bonus 0 (needs 4 s); then 8 s faster → 2.
+    values = {
+        "bmi": 20.0,
+        "vital_capacity": 80,
+        "run_50m": 7.9,
+        "sit_and_reach": 85,
+        "standing_long_jump": 70,
+        "pull_up": 103,
+        "run_1000m": 8,
+    }
+    t = total_score("male", 8, values, standard=std)
+    assert t.complete
+    assert t.standard == 89.1
+    assert t.bonus == 3
+    t = total_score("male", 8, {**values, "run_1000m": 2}, standard=std)
+    assert t.bonus == 3 + 2 and t.total == 94.1 and t.rating == "优秀"
+
+
+def test_total_grades_10_12_fixture(tmp_path: Path) -> None:
+    std = load_standard(_synthetic_fixture(tmp_path))
+    # 高二女: BMI 24.0 超重 (表1-2 高二 23.3~25.4) 80 → 12; 肺活量 60 (=72分) → 10.8; 50m 12 (=90分) → 18;
+    # 坐位体前屈 55 (=70分) → 7; 立定跳远 30 (=60分) → 6; 仰卧起坐 5 (=10分) → 1; 800m 30 (slower than
+    # the 10-point time 29) → 0. 标准分 54.8, 不及格.
+    values = {
+        "bmi": 24.0,
+        "vital_capacity": 60,
+        "run_50m": 12,
+        "sit_and_reach": 55,
+        "standing_long_jump": 30,
+        "sit_up_1min": 5,
+        "run_800m": 30,
+    }
+    t = total_score("female", 11, values, standard=std)
+    assert t.complete and t.standard == 54.8 and t.bonus == 0
+    assert (t.rating, t.rating_en) == ("不及格", "fail")
