@@ -34,6 +34,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# Pose weights (MediaPipe's Apache-2.0 BlazePose models) taken out of the mediapipe wheel and checked by
+# SHA-256; nothing is downloaded when they are already there, and the daemon never downloads.
+.venv/bin/python -m models.pose.weights >/dev/null
+
 case "$action" in
   env) ;;
   demo) exec .venv/bin/classroom demo "$@" ;;
