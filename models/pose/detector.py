@@ -189,6 +189,19 @@ class Detection:
     roi: Roi = field(compare=False)
 
 
+def same_person(a: Detection, b: Detection, iou_threshold: float = 0.5, centre_ratio: float = 0.3) -> bool:
+    """Whether two detections (e.g. from different tiles) describe one person.
+
+    Face-box IoU is not enough across passes at different scales (the boxes differ in
+    size); the body ROIs are built by one rule, so their IoU or the distance between the
+    hip centres relative to the ROI size is a steadier test.
+    """
+    if float(iou(np.asarray(a.roi.aabb()), np.asarray([b.roi.aabb()]))[0]) > iou_threshold:
+        return True
+    dist = float(np.hypot(*(a.keypoints[0] - b.keypoints[0])))
+    return dist < centre_ratio * max(a.roi.width, b.roi.width)
+
+
 class PoseDetector:
     """Runs the 224x224 detector on a whole frame and returns people sorted by score."""
 
@@ -200,17 +213,17 @@ class PoseDetector:
         self.nms_threshold = nms_threshold
         self.anchors = generate_anchors()
 
-    def preprocess(self, image_rgb: np.ndarray) -> tuple[np.ndarray, Roi]:
-        """Letterboxed 224x224 tensor in [-1, 1] (zero border -> -1) and the ROI used."""
+    def preprocess(self, image_rgb: np.ndarray, roi: Roi | None = None) -> tuple[np.ndarray, Roi]:
+        """224x224 tensor in [-1, 1] of *roi* (default: the whole frame, letterboxed; zero border -> -1)."""
         h, w = image_rgb.shape[:2]
-        roi = letterbox_roi(w, h)
+        roi = roi or letterbox_roi(w, h)
         patch = crop(image_rgb, roi, INPUT_SIZE, border=cv2.BORDER_CONSTANT)
         tensor = patch.astype(np.float32) * (2.0 / 255.0) - 1.0
         return tensor[None], roi
 
-    def detect(self, image_rgb: np.ndarray, max_people: int = -1) -> list[Detection]:
-        """Detections sorted by score (best first), at most *max_people* if positive."""
-        tensor, roi = self.preprocess(image_rgb)
+    def detect_in(self, image_rgb: np.ndarray, roi: Roi | None = None, max_people: int = -1) -> list[Detection]:
+        """One detector pass over *roi* (default whole frame); results in image pixels, best first."""
+        tensor, roi = self.preprocess(image_rgb, roi)
         raw_boxes, raw_scores = self.backend.run(tensor, self.OUTPUTS)
         dets = weighted_nms(decode(raw_boxes, raw_scores, self.anchors, self.min_score), self.nms_threshold, max_people)
         out: list[Detection] = []
@@ -226,3 +239,35 @@ class PoseDetector:
                 )
             )
         return out
+
+    def detect(self, image_rgb: np.ndarray, max_people: int = -1, grid: int = 1) -> list[Detection]:
+        """Detections sorted by score (best first), at most *max_people* if positive.
+
+        ``grid=1`` is MediaPipe's single whole-frame pass. The 224x224 input makes anyone
+        smaller than about a third of the frame height hard to find (the detector keys on
+        the face), which is the normal case for several students in one 640x480 view; with
+        ``grid=n > 1`` the frame is also scanned as n x n square tiles (each a cell plus
+        its surroundings, so a person on a cell border is still whole in some pass) and
+        the passes are merged by NMS on the face boxes in image pixels.
+        """
+        dets = self.detect_in(image_rgb, None, max_people)
+        if grid <= 1:
+            return dets
+        h, w = image_rgb.shape[:2]
+        tw, th = w / grid, h / grid
+        side = max(tw, th)
+        for gy in range(grid):
+            for gx in range(grid):
+                tile = self.detect_in(image_rgb, Roi((gx + 0.5) * tw, (gy + 0.5) * th, side, side, 0.0))
+                # A body much larger than the tile is either the whole-frame pass's job or
+                # a hallucination from a cut-off person; tiles are for the small ones.
+                dets += [d for d in tile if d.roi.width <= 1.5 * side]
+        dets.sort(key=lambda d: -d.score)
+        kept: list[Detection] = []
+        for det in dets:
+            if any(same_person(det, k) for k in kept):
+                continue
+            kept.append(det)
+            if 0 < max_people <= len(kept):
+                break
+        return kept
