@@ -53,6 +53,6 @@ def people_frame(cells: tuple[int, ...] = (0, 1, 2, 3), shift: tuple[int, int] =
         frame[y : y + 240, x : x + 320] = fit_cell(src)
     dx, dy = shift
     if dx or dy:
-        m = np.float32([[1, 0, dx], [0, 1, dy]])
-        frame = cv2.warpAffine(frame, m, (640, 480), borderMode=cv2.BORDER_CONSTANT, borderValue=(127, 127, 127))
+        m = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
+        frame = np.asarray(cv2.warpAffine(frame, m, (640, 480), borderValue=(127, 127, 127)), dtype=np.uint8)
     return frame
