@@ -235,3 +235,14 @@ def test_tracker_drops_person_who_leaves(estimator: PoseEstimator) -> None:
     for i in range(1, 4):
         out = tracker.update(people_frame((0,)), i / 15)
     assert len(out) == 1
+
+
+def test_onnxruntime_backend_fails_with_reason() -> None:
+    _weights_or_skip()
+    det, _ = model_paths()
+    if det.with_suffix(".onnx").exists():
+        pytest.skip("ONNX files present")
+    from models.pose.onnx_convert import OnnxUnavailable
+
+    with pytest.raises(OnnxUnavailable, match="not implemented"):
+        PoseEstimator(backend="onnxruntime")

@@ -85,19 +85,16 @@ class OnnxRuntimeBackend:
 def load_backend(kind: BackendName, tflite_path: Path, threads: int = 2) -> Backend:
     """Open *tflite_path* (or its ``.onnx`` sibling for onnxruntime) on the chosen runtime.
 
-    Raises ``RuntimeError`` naming the set-up command when the ONNX file was never
-    produced, instead of letting onnxruntime fail with a bare "file not found".
+    Raises ``OnnxUnavailable`` (a ``RuntimeError``) with the reason when the ONNX file
+    does not exist, instead of letting onnxruntime fail with a bare "file not found".
     """
     if kind == "litert":
         return LiteRTBackend(tflite_path, threads)
     if kind == "onnxruntime":
         onnx_path = tflite_path.with_suffix(".onnx")
         if not onnx_path.exists():
-            from models.pose.weights import fix_command
+            from models.pose.onnx_convert import REASON, OnnxUnavailable
 
-            raise RuntimeError(
-                f"{onnx_path} not found: the onnxruntime backend needs the ONNX conversion made at set-up time. "
-                f"Run: {fix_command(tflite_path.parent)}"
-            )
+            raise OnnxUnavailable(f"{onnx_path} not found. {REASON}")
         return OnnxRuntimeBackend(onnx_path, threads)
     raise ValueError(f"unknown pose backend {kind!r} (expected 'litert' or 'onnxruntime')")
