@@ -77,6 +77,47 @@ DATA = Path(std_mod.__file__).parent / "data" / "gb_2014.toml"
         ("sit_up_1min", "male", 3, 48, 100),
         ("sit_up_1min", "male", 3, 16, 60),
         ("sit_up_1min", "female", 3, 46, 100),
+        # 表1-4 女生肺活量 高一: 100=3150, 80=2750, 60=1750, 10=1550; 高三 100=3350, 60=1950, 10=1750
+        ("vital_capacity", "female", 10, 3150, 100),
+        ("vital_capacity", "female", 10, 2750, 80),
+        ("vital_capacity", "female", 10, 1750, 60),
+        ("vital_capacity", "female", 10, 1550, 10),
+        ("vital_capacity", "female", 12, 3350, 100),
+        ("vital_capacity", "female", 12, 1950, 60),
+        ("vital_capacity", "female", 12, 1750, 10),
+        # 表1-7 男生坐位体前屈 高一: 100=23.6, 80=15.0, 60=1.0, 10=-4.0; 高三 100=24.6, 60=3.2, 10=-1.8
+        ("sit_and_reach", "male", 10, 23.6, 100),
+        ("sit_and_reach", "male", 10, 15.0, 80),
+        ("sit_and_reach", "male", 10, 1.0, 60),
+        ("sit_and_reach", "male", 10, -4.0, 10),
+        ("sit_and_reach", "male", 12, 24.6, 100),
+        ("sit_and_reach", "male", 12, 3.2, 60),
+        ("sit_and_reach", "male", 12, -1.8, 10),
+        # 男生立定跳远 高一: 100=260, 80=235, 60=195, 10=170; 高二 100=265, 60=200, 10=175
+        ("standing_long_jump", "male", 10, 260, 100),
+        ("standing_long_jump", "male", 10, 235, 80),
+        ("standing_long_jump", "male", 10, 195, 60),
+        ("standing_long_jump", "male", 10, 170, 10),
+        ("standing_long_jump", "male", 11, 265, 100),
+        ("standing_long_jump", "male", 11, 200, 60),
+        ("standing_long_jump", "male", 11, 175, 10),
+        # 男生引体向上 高一: 100=16, 80=12, 76=11, 60=7, 10=2; 高三 100=18, 60=9, 10=4
+        ("pull_up", "male", 10, 16, 100),
+        ("pull_up", "male", 10, 12, 80),
+        ("pull_up", "male", 10, 11, 76),
+        ("pull_up", "male", 10, 7, 60),
+        ("pull_up", "male", 10, 2, 10),
+        ("pull_up", "male", 12, 18, 100),
+        ("pull_up", "male", 12, 9, 60),
+        ("pull_up", "male", 12, 4, 10),
+        # 女生一分钟仰卧起坐（中学）高一: 100=53, 80=43, 60=23, 10=13; 高三 100=55, 60=25, 10=15
+        ("sit_up_1min", "female", 10, 53, 100),
+        ("sit_up_1min", "female", 10, 43, 80),
+        ("sit_up_1min", "female", 10, 23, 60),
+        ("sit_up_1min", "female", 10, 13, 10),
+        ("sit_up_1min", "female", 12, 55, 100),
+        ("sit_up_1min", "female", 12, 25, 60),
+        ("sit_up_1min", "female", 12, 15, 10),
     ],
 )
 def test_official_rows_higher_is_better(item: str, sex: str, grade: int, value: float, expected: int) -> None:
@@ -103,6 +144,16 @@ def test_official_rows_higher_is_better(item: str, sex: str, grade: int, value: 
         ("run_50m", "female", 1, 11.8, 80),
         ("run_50m", "female", 1, 13.8, 60),
         ("run_50m", "female", 1, 14.8, 10),
+        # 表1-6 女生50米跑 高一: 100=7.8, 80=8.6, 72=9.4, 60=10.6, 10=11.6; 高二 74=9.1, 70=9.5; 高三 100=7.6, 10=11.4
+        ("run_50m", "female", 10, 7.8, 100),
+        ("run_50m", "female", 10, 8.6, 80),
+        ("run_50m", "female", 10, 9.4, 72),
+        ("run_50m", "female", 10, 10.6, 60),
+        ("run_50m", "female", 10, 11.6, 10),
+        ("run_50m", "female", 11, 9.1, 74),
+        ("run_50m", "female", 11, 9.5, 70),
+        ("run_50m", "female", 12, 7.6, 100),
+        ("run_50m", "female", 12, 11.4, 10),
         # 50米×8往返跑 五年级男 100=1'36"(96 s), 60=2'18"(138 s), 10=2'38"(158 s)
         ("shuttle_50mx8", "male", 5, 96, 100),
         ("shuttle_50mx8", "male", 5, 138, 60),
@@ -251,10 +302,44 @@ def test_missing_items_mark_incomplete() -> None:
 def test_secondary_tables_not_encoded_are_reported() -> None:
     with pytest.raises(TableNotEncodedError, match="Table not encoded"):
         score_item("run_1000m", "male", 8, 240)
+    with pytest.raises(TableNotEncodedError, match="Table not encoded"):
+        score_item("pull_up", "male", 8, 10)
+    with pytest.raises(TableNotEncodedError, match="Table not encoded"):
+        score_item("standing_long_jump", "female", 10, 180)
+    # The 高中 引体向上 table is encoded, its 加分 table is not: a 100-point result cannot be totalled.
     with pytest.raises(TableNotEncodedError, match="bonus"):
         bonus_points("pull_up", "male", 10, 20)
-    t = total_score("male", 10, {"bmi": 20.0, "run_50m": 7.5, "vital_capacity": 3800, "pull_up": 10})
+    t = total_score("male", 10, {"bmi": 20.0, "run_50m": 7.5, "vital_capacity": 3800, "pull_up": 16})
     assert "pull_up" in t.not_encoded and not t.complete
+    t = total_score("male", 10, {"bmi": 20.0, "run_50m": 7.5, "vital_capacity": 3800, "pull_up": 10})
+    assert "pull_up" not in t.not_encoded and t.items[-1].score == 72
+
+
+def test_pull_up_blank_cells() -> None:
+    # 男生引体向上 (中学): the annex leaves 78, 74, 70, 66 and 62 points blank. 高一: 12 → 80, 11 → 76,
+    # 10 → 72, 9 → 68, 8 → 64, 7 → 60; no count scores a blank level.
+    table = load_standard().tables[("pull_up", "male", 10)]
+    assert table.blank_levels == {78, 74, 70, 66, 62}
+    scores = {n: score_item("pull_up", "male", 10, n) for n in range(0, 20)}
+    assert [scores[n] for n in (12, 11, 10, 9, 8, 7, 6)] == [80, 76, 72, 68, 64, 60, 50]
+    assert not set(scores.values()) & {78, 74, 70, 66, 62}
+    assert scores[1] == 0 and scores[20 - 1] == 100
+    # Next target for 76 points is the 80-point count; the blank 78 level reports the same count.
+    assert table.threshold_for(80) == 12 and table.threshold_for(78) == 12
+
+
+def test_blank_cell_rules(tmp_path: Path) -> None:
+    text = DATA.read_text(encoding="utf-8")
+    bad = text.replace("thresholds = [16, 15, 14,", 'thresholds = ["-", 15, 14,', 1)
+    path = tmp_path / "blank_top.toml"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(StandardDataError, match=r"pull_up/male/grade 10.*cannot be blank"):
+        load_standard(path)
+    bad = text.replace("thresholds = [16, 15, 14,", 'thresholds = [16, "x", 14,', 1)
+    path = tmp_path / "blank_bad.toml"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(StandardDataError, match=r"pull_up/male/grade 10.*must be numbers"):
+        load_standard(path)
 
 
 @pytest.mark.parametrize(
@@ -408,16 +493,16 @@ def test_total_grades_7_9_fixture(tmp_path: Path) -> None:
 
 def test_total_grades_10_12_fixture(tmp_path: Path) -> None:
     std = load_standard(_synthetic_fixture(tmp_path))
-    # 高二女: BMI 24.0 超重 (表1-2 高二 23.3~25.4) 80 → 12; 肺活量 60 (=72分) → 10.8; 50m 12 (=90分) → 18;
-    # 坐位体前屈 55 (=70分) → 7; 立定跳远 30 (=60分) → 6; 仰卧起坐 5 (=10分) → 1; 800m 30 (slower than
-    # the 10-point time 29) → 0. 标准分 54.8, 不及格.
+    # 高二女: BMI 24.0 超重 (表1-2 高二 23.3~25.4) 80 → 12; 肺活量 2450 (表1-4 高二 72分) → 10.8;
+    # 50m 7.9 (表1-6 高二 90分) → 18; 坐位体前屈 55 (synthetic 70分) → 7; 立定跳远 30 (synthetic 60分) → 6;
+    # 仰卧起坐 14 (高二 10分) → 1; 800m 30 (slower than the synthetic 10-point time 29) → 0. 标准分 54.8, 不及格.
     values = {
         "bmi": 24.0,
-        "vital_capacity": 60,
-        "run_50m": 12,
+        "vital_capacity": 2450,
+        "run_50m": 7.9,
         "sit_and_reach": 55,
         "standing_long_jump": 30,
-        "sit_up_1min": 5,
+        "sit_up_1min": 14,
         "run_800m": 30,
     }
     t = total_score("female", 11, values, standard=std)

@@ -9,7 +9,8 @@ Scoring rules (from the annex):
 
 * An item score is the highest level (100, 95, …, 10) whose threshold the result reaches, 0 below
   the 10-point threshold. For the runs (50 m, 50 m×8, 800 m, 1000 m) "reaches" means the time is
-  *at most* the threshold; for everything else the result is *at least* the threshold.
+  *at most* the threshold; for everything else the result is *at least* the threshold. Some
+  cells are blank in the annex (引体向上: 78, 74, 70, 66, 62 points); no result earns those levels.
 * BMI is scored by ranges: 正常 100, 低体重 and 超重 80, 肥胖 60. BMI is rounded to one decimal
   (half up) first, as the tables are written with one decimal and leave 0.1 gaps between ranges.
 * 标准分 = Σ item score × weight / 100; 附加分 from the bonus tables; 总分 = 标准分 + 附加分.
@@ -113,6 +114,9 @@ _APPLICABLE: dict[str, dict[str, frozenset[int]]] = {
 
 DEFAULT_DATA = "gb_2014.toml"
 
+#: Marks a cell the official table leaves blank (e.g. 引体向上 78/74/70/66/62 points).
+BLANK = "-"
+
 
 class StandardDataError(ValueError):
     """The data file is malformed; the message names the offending table."""
@@ -147,10 +151,16 @@ class ItemTable:
     thresholds: tuple[float, ...]
     official_table: str
     source: str
+    #: Levels the official table leaves blank ("-" in the data file; e.g. 引体向上 78/74/70/66/62):
+    #: no result earns them. Their threshold is stored as the next higher level's, so ``score``
+    #: returns that higher level first and ``threshold_for`` names what is needed to pass them.
+    blank_levels: frozenset[int] = frozenset()
 
     def score(self, value: float) -> int:
         lower = self.item in _LOWER_IS_BETTER
         for level, threshold in zip(LEVELS, self.thresholds, strict=True):
+            if level in self.blank_levels:
+                continue
             if (value <= threshold) if lower else (value >= threshold):
                 return level
         return 0
@@ -285,10 +295,18 @@ def _parse(raw: Mapping[str, Any], path: str) -> Standard:
             raise _err(
                 name, f"needs exactly {len(LEVELS)} thresholds, got {len(th) if isinstance(th, list) else th!r}."
             )
-        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in th):
-            raise _err(name, "thresholds must be numbers.")
+        if not all((isinstance(x, int | float) and not isinstance(x, bool)) or x == BLANK for x in th):
+            raise _err(name, f"thresholds must be numbers (or {BLANK!r} for a cell the official table leaves blank).")
+        if th[0] == BLANK or th[-1] == BLANK:
+            raise _err(name, "the 100- and 10-point cells cannot be blank.")
+        blank = frozenset(level for level, x in zip(LEVELS, th, strict=True) if x == BLANK)
+        # A blank level takes the threshold of the level above it (reaching it earns the higher score).
+        filled: list[float] = []
+        for x in th:
+            filled.append(filled[-1] if x == BLANK else float(x))
         lower = item in _LOWER_IS_BETTER
-        for a, b in itertools.pairwise(th):
+        given = [x for x in th if x != BLANK]
+        for a, b in itertools.pairwise(given):
             if (a >= b) if lower else (a <= b):
                 direction = "rise" if lower else "fall"
                 raise _err(name, f"thresholds must strictly {direction} from 100 to 10 points ({a} then {b}).")
@@ -298,7 +316,7 @@ def _parse(raw: Mapping[str, Any], path: str) -> Standard:
         if key in tables:
             raise _err(name, "appears twice.")
         tables[key] = ItemTable(
-            item, sex, grade, tuple(float(x) for x in th), str(entry.get("official_table", "")), str(entry["source"])
+            item, sex, grade, tuple(filled), str(entry.get("official_table", "")), str(entry["source"]), blank
         )
 
     bmi: dict[tuple[str, int], BmiTable] = {}
