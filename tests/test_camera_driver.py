@@ -227,6 +227,24 @@ async def test_a_slow_consumer_gets_the_newest_frame_and_drops_are_counted() -> 
         assert reader.frames - (on_bus + reader.dropped) in (0, 1)
 
 
+async def test_a_reader_stuck_in_ffmpeg_is_replaced() -> None:
+    async with MjpegCameraSimulator() as sim:
+        sim.frozen = True  # headers, then nothing: av.open waits inside FFmpeg for the first picture
+        async with running(cameras({"id": "gate", "url": sim.url}, open_timeout_s=8)) as h:
+            await wait_until(lambda: sim.connections == 1, 3, "the reader to connect")
+            await asyncio.sleep(0.3)
+            reader = h.driver.readers["gate"]
+            old_thread = reader._thread
+            reader._deadline = time.monotonic() - 1  # as if FFmpeg had ignored its interrupt callback
+            await wait_until(lambda: reader.abandoned == 1, 2, "the stuck reader to be given up on")
+            assert reader._thread is not old_thread and reader.state == "reconnecting"
+            await wait_until(lambda: sim.connections == 2, 3, "a fresh reader to connect")
+            sim.frozen = False
+            await wait_until(lambda: len(h.frames) > 3 and reader.state == "live", 4, "frames from the new reader")
+            # the old thread got its picture too, and ended without publishing it
+            await wait_until(lambda: old_thread is not None and not old_thread.is_alive(), 3, "the old thread to end")
+
+
 # -- the HTTP camera ------------------------------------------------------------------------------------
 async def test_http_mjpeg_camera_frames_then_outage_then_recovery(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)

@@ -10,7 +10,7 @@ Rules, as for every driver on an unattended box:
   with ``call_soon_threadsafe`` only when the slot was empty, so the loop never holds more than one frame per
   camera. A frame decoded before the previous one was published replaces it and counts as ``dropped``. Pose
   analysis is slower than the camera; analysing stale frames would only add latency. (A consumer should
-  subscribe with ``maxsize=1``, so its own queue also keeps only the newest frame.)
+  keep only the newest frame of its own queue too: ``maxsize=1``, or drain it and keep the last.)
 * a lost camera (open error, read error, end of a live stream, or no picture for ``stall_timeout_s``) is
   reopened with exponential backoff up to ``reconnect_max_s``; FFmpeg's interrupt callback (PyAV's
   ``timeout``) bounds every open and read, and a reader that is still stuck well past those bounds is
@@ -59,6 +59,7 @@ STOP_JOIN_S = 1.5  # how long stopping waits for reader threads before leaving t
 STUCK_SLACK_S = 5.0  # beyond FFmpeg's own timeouts, before a silent reader thread is given up on
 STABLE_S = 10.0  # live at least this long: the next loss starts the backoff from its short delay again
 BEHIND_RESYNC_S = 1.0  # a paced file this far behind its clock (slow box) restarts its clock, never bursts
+MAX_GAP_S = 2.0  # a paced file whose next frame is further away than this has a hole in its timestamps
 BACKOFF_INITIAL_S = 1.0
 
 
@@ -292,7 +293,9 @@ class CameraReader:
                             if clock is None or pts_s < clock[1]:
                                 clock = (now, pts_s)  # first frame, or the file looped
                             due = clock[0] + (pts_s - clock[1])
-                            if due > now:
+                            if due - now > MAX_GAP_S:
+                                clock = (now, pts_s)  # a hole in the file's timestamps: do not sit in it
+                            elif due > now:
                                 self._expect(due - now + STUCK_SLACK_S)
                                 if stop.wait(due - now):
                                     return "stopped"
