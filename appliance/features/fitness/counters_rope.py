@@ -6,18 +6,18 @@ pose shows:
 * the jump: the whole body goes up and down. ``body`` is the median, over the seen shoulders, hips, knees,
   ankles, heels and toes, of each landmark's height above its own 1.5-second average (torso lengths).
   Taking the median makes one glitching landmark harmless; the per-landmark average removes standing
-  posture and slow drift. A jump is an excursion above +0.035 torso lengths back to below 0, whose peak
-  reaches 0.05 (≈1.5 % of stature: noise alone seldom gets there); its time is the peak (the top of the
+  posture and slow drift. A jump is an excursion above +0.025 torso lengths back to below 0, whose peak
+  reaches 0.035 (≈1 % of stature; the median of 12 landmarks keeps noise well under that); its time is the peak (the top of the
   jump, when the rope passes under the feet).
 * the turn: while turning, each wrist draws a small circle (~4-6 % of stature) beside the hip, lowest
   when the rope passes under the feet. ``hands`` is the median height of the 8 hand landmarks above their
   own 1-second average, minus ``body`` (so the jump itself does not look like a turn). One turn = one
   cycle of that signal through -0.06 and +0.06 torso lengths; its time is the lowest point of the cycle.
 
-A jump counts when a turn's low point lies within ±45 % of the jumping period of the jump's top (each turn
+A jump counts when a turn's low point lies within ±50 % of the jumping period of the jump's top (each turn
 pays for one jump only); a jump with no such turn is invalid ``no_rope_turn`` (the rope was caught, or the
-student hopped with the hands still). A decision is taken ~0.9 period after the jump, so the kiosk count
-trails by about half a second.
+student hopped with the hands still). A turn nearer the next jump's top is left to that jump. A decision is
+taken 1.5 periods after the jump (when the next jump is known), so the kiosk count trails by ~0.7 s.
 
 Limits (honest): the hands are seen, not the rope — a student who keeps the wrists circling after the rope
 has caught on a foot is still counted, and hands circling < ~3 % of stature (tiny wrist-only turns seen from
@@ -28,6 +28,7 @@ per jump: at 10 fps, jumping faster than ~2.5 per second cannot be counted relia
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import ClassVar
 
@@ -41,21 +42,34 @@ HANDS = (15, 16, 17, 18, 19, 20, 21, 22)
 
 
 class _Baselines:
-    """A slow per-landmark average of y, to measure each landmark's movement about its own resting place."""
+    """A slow per-landmark average of y, to measure each landmark's movement about its own resting place.
 
-    def __init__(self, idxs: tuple[int, ...], tau: float) -> None:
-        self.idxs = idxs
-        self.sm = {i: Smoother(tau, max_gap=1.0, median=False) for i in idxs}
+    Until it has ``tau`` seconds of history it is the plain mean of what it has seen (an EMA started from one
+    noisy frame stays biased for a while, and the first second would look like jumping); deviations are
+    reported once the average is ``warm`` seconds old.
+    """
+
+    def __init__(self, idxs: tuple[int, ...], tau: float, warm: float = 0.5, max_gap: float = 1.0) -> None:
+        self.idxs, self.tau, self.warm, self.max_gap = idxs, tau, warm, max_gap
+        self.value: dict[int, float] = {}
+        self.since: dict[int, float] = {}
+        self.last: dict[int, float] = {}
 
     def deviations(self, ts: float, kps: np.ndarray, torso: float) -> list[float]:
         out = []
         for i in self.idxs:
-            if seen(kps, i):
-                y = float(kps[i, 1])
-                prev = self.sm[i].value
-                self.sm[i].update(ts, y)
-                if prev is not None:
-                    out.append((prev - y) / torso)  # up is positive
+            if not seen(kps, i):
+                continue
+            y = float(kps[i, 1])
+            if i not in self.value or ts - self.last[i] > self.max_gap or ts <= self.last[i]:
+                self.value[i], self.since[i], self.last[i] = y, ts, ts
+                continue
+            prev, dt, age = self.value[i], ts - self.last[i], ts - self.since[i]
+            if age >= self.warm:
+                out.append((prev - y) / torso)  # up is positive
+            alpha = max(1.0 - math.exp(-dt / self.tau), dt / (age + dt))
+            self.value[i] = prev + alpha * (y - prev)
+            self.last[i] = ts
         return out
 
 
@@ -84,7 +98,7 @@ class _Peaks:
 
 class RopeSkipCounter(Counter):
     exercise: ClassVar[str] = "rope_skip"
-    JUMP_HI, JUMP_LO, JUMP_MIN = 0.035, 0.0, 0.05
+    JUMP_HI, JUMP_LO, JUMP_MIN = 0.025, 0.0, 0.035
     TURN = 0.06
 
     def __init__(self, *, bar_y: float | None = None) -> None:
@@ -127,15 +141,19 @@ class RopeSkipCounter(Counter):
 
     def _tick(self, ts: float) -> list[Rep]:
         p = self.period()
-        window = min(max(0.45 * p, 0.12), 0.4)
-        delay = min(max(0.9 * p, 0.3), 0.8)
+        window = min(max(0.5 * p, 0.12), 0.4)
+        delay = min(max(1.5 * p, 0.4), 1.0)
         out: list[Rep] = []
         while self._jumps and ts - self._jumps[0] > delay:
             tj = self._jumps.popleft()
+            nxt = self._jumps[0] if self._jumps else None
             while self._turns and self._turns[0] < tj - window:
                 self._turns.popleft()  # hands turned with no jump near: nothing to count
-            if self._turns and abs(self._turns[0] - tj) <= window:
-                self._turns.popleft()
+            # the turn nearest this jump's top, unless it is nearer the next jump's (then it is that one's)
+            near = [t for t in self._turns if abs(t - tj) <= window and (nxt is None or abs(t - tj) <= abs(t - nxt))]
+            if near:
+                best = min(near, key=lambda t: abs(t - tj))
+                self._turns.remove(best)
                 out.append(self._rep(ts, None))
             else:
                 out.append(self._rep(ts, "no_rope_turn"))

@@ -415,7 +415,7 @@ def generate(
                     extra = s.extra * ramp
                     break
             else:
-                q = segs[-1].q1 if ts >= segs[-1].t1 else segs[0].q0
+                q = 0.0 if not segs else segs[-1].q1 if ts >= segs[-1].t1 else segs[0].q0
             return model(q, extra, ts)
 
     frames = _render(world_at, t_end, fps, scale, facing, center, nz, rng, exercise)
