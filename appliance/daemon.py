@@ -56,6 +56,7 @@ DRIVER_PLUGINS: dict[str, tuple[str, str]] = {
     "heart_rate": ("drivers.heart_rate", "HeartRateDriver"),
     "smartpen": ("drivers.smartpen", "SmartPenDriver"),
     "scanner": ("drivers.scanner", "ScannerDriver"),
+    "cameras": ("drivers.camera", "CameraDriver"),
 }
 
 

@@ -297,6 +297,111 @@ register_scenario(
 )
 
 
+FITNESS_CLASS = "demo-5-1"  # grade 5: rope skipping and sit-ups are scored items there
+FITNESS_VIDEOS = {"mats": "fitness-squats.mp4", "lawn": "fitness-jacks.mp4"}
+
+
+def _fitness_plans() -> dict[str, tuple[Any, ...]]:
+    from appliance.demo_media import Segment
+
+    squat, shallow, jack = Segment("squat", 2.4), Segment("squat", 2.4, depth=0.3), Segment("jack", 1.2)
+    rest = Segment("stand", 2.0)
+    return {"mats": (rest, squat, squat, squat, shallow, squat, squat, shallow, rest),
+            "lawn": (rest, *([jack] * 10), rest)}
+
+
+def _prepare_fitness(opts: DemoOptions) -> None:
+    """Two camera videos of a puppet exercising (rendered here, offline) and a grade-5 class with last term's tests."""
+    from datetime import date
+
+    from appliance.demo_media import render_exercise_video
+    from appliance.features.fitness.demo_seed import seed_demo_archive
+    from appliance.features.smart_pe.roster import seed_demo_class
+    from appliance.store import Store
+
+    plans = _fitness_plans()
+    for cam, name in FITNESS_VIDEOS.items():
+        path = opts.data_dir / name
+        if not path.exists():
+            render_exercise_video(path, seed=7, fps=15, plan=plans[cam])
+    store = Store(opts.data_dir / "classroom.db")
+    try:
+        store.call(lambda db: seed_demo_class(db, [], students=30, class_id=FITNESS_CLASS))
+        store.call(lambda db: seed_demo_archive(db, FITNESS_CLASS, date.today()))
+    finally:
+        store.close()
+
+
+class DemoFitnessTeacher(Component):
+    """Puts a student on each station and runs back-to-back training sessions, as a PE teacher would."""
+
+    name = "demo_fitness_teacher"
+    kind = "feature"
+
+    def __init__(self, url: str, session_s: float = 40.0) -> None:
+        self.url = url
+        self.session_s = session_s
+
+    async def run(self, ctx: ComponentContext) -> None:
+        import aiohttp
+
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            state: dict[str, Any] = {}
+            while True:  # wait until the feature answers and a camera is live
+                ctx.heartbeat()
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with http.get(self.url + "/api/fitness/state", params={"class_id": FITNESS_CLASS}) as r:
+                        if r.status == 200:
+                            state = await r.json()
+                            if any(c["state"] == "live" for c in state["cameras"]):
+                                break
+                await asyncio.sleep(1.0)
+            students = [s["student_id"] for s in state["students"]]
+            for n, station in enumerate(state["stations"]):
+                if station["student_id"] is None and n < len(students):
+                    async with http.post(self.url + f"/api/fitness/stations/{station['station_id']}/student",
+                                         json={"student_id": students[n]}) as r:
+                        await r.read()
+            while True:
+                for station in state["stations"]:
+                    async with http.post(self.url + f"/api/fitness/stations/{station['station_id']}/start",
+                                         json={"mode": "training"}) as r:
+                        await r.read()
+                deadline = time.monotonic() + self.session_s
+                while time.monotonic() < deadline:
+                    ctx.heartbeat()
+                    await asyncio.sleep(2.0)
+                for station in state["stations"]:
+                    async with http.post(self.url + f"/api/fitness/stations/{station['station_id']}/stop") as r:
+                        await r.read()
+                await asyncio.sleep(3.0)
+
+
+register_scenario(
+    DemoScenario(
+        "fitness",
+        "two playground cameras played from rendered videos (a puppet doing squats, two of them too shallow, and "
+        "jumping jacks) with on-device pose, one station each, and a grade-5 class with last term's fitness tests",
+        config=lambda opts: {
+            "drivers": {"cameras": {"sources": [
+                {"id": "mats", "name": "垫子区", "url": str(opts.data_dir / FITNESS_VIDEOS["mats"]), "loop": True},
+                {"id": "lawn", "name": "草坪", "url": str(opts.data_dir / FITNESS_VIDEOS["lawn"]), "loop": True},
+            ]}},
+            "features": {"fitness": {
+                "enabled": True, "max_fps": 10.0,
+                "stations": [
+                    {"id": "squat-1", "name": "深蹲 1号位", "camera": "mats", "exercise": "squat",
+                     "region": [[0.2, 0.05], [0.8, 0.05], [0.8, 0.98], [0.2, 0.98]]},
+                    {"id": "jack-1", "name": "开合跳 1号位", "camera": "lawn", "exercise": "jumping_jack",
+                     "region": [[0.2, 0.05], [0.8, 0.05], [0.8, 0.98], [0.2, 0.98]]},
+                ]}},
+        },
+        components=lambda opts: [DemoFitnessTeacher(f"http://127.0.0.1:{opts.port}")],
+        prepare=_prepare_fitness,
+    )
+)
+
+
 def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(into.get(key), dict):

@@ -55,3 +55,11 @@ register_kind(RecordKind(
 register_kind(RecordKind(
     "homework.time_aggregate", NORMAL, 1,
     "pen homework: a class's homework minutes for one day and subject (mean, p90, students over the limit)"))
+register_kind(RecordKind(
+    "fitness.result", CRITICAL, 1,
+    "fitness: one student's scored test item (camera count or hand measurement; pseudonymous id, grade, sex, score)"))
+register_kind(RecordKind(
+    "fitness.training", LOW, 1, "fitness: a training session's count and invalid repetitions (no frames, no label)"))
+register_kind(RecordKind(
+    "fitness.prescription", NORMAL, 1,
+    "fitness: which items a student's exercise prescription targets and the re-test date (pseudonymous)"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from appliance.config.schema import AppConfig
 from appliance.features.base import Feature, FeatureInfo
+from appliance.features.fitness import Fitness
 from appliance.features.homework import Homework
 from appliance.features.panel_control import PanelControl
 from appliance.features.smart_pe import SmartPe
@@ -17,7 +18,7 @@ CATALOG: list[FeatureInfo] = [
     FeatureInfo("english_speaking", "英语听说", "English speaking practice", "🗣️"),
     Homework.info,
     SmartPe.info,
-    FeatureInfo("fitness", "体测计数", "Fitness test counting", "🏃"),
+    Fitness.info,
     PanelControl.info,
 ]
 
@@ -37,4 +38,8 @@ def build_features(config: AppConfig) -> list[Feature]:
                      pens_present=config.drivers.smartpen is not None,
                      scanner_present=config.drivers.scanner is not None)
         )
+    if config.features.fitness.enabled:
+        cameras = config.drivers.cameras.sources if config.drivers.cameras is not None else []
+        features.append(Fitness(config.features.fitness, config.device.data_dir, cameras=cameras,
+                                timezone=config.device.timezone))
     return features
