@@ -90,6 +90,7 @@ class ClipBuffer:
         self._min_interval = 0.8 / self.max_fps
         self._frames: deque[BufferedFrame] = deque()
         self._bytes = 0
+        self.skipped = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -111,16 +112,21 @@ class ClipBuffer:
         last = self._frames[-1].ts if self._frames else None
         return last is None or ts - last >= self._min_interval
 
-    def add(self, image_rgb: np.ndarray, ts: float) -> bool:
-        """Keep ``image_rgb`` (height × width × 3, uint8, RGB) captured at monotonic ``ts``; False if skipped."""
+    def add(self, image_rgb: np.ndarray, ts: float) -> None:
+        """Keep ``image_rgb`` (height × width × 3, uint8, RGB) captured at monotonic ``ts``, unless too soon.
+
+        Frames too close to the last one kept (or older than it) are counted in ``skipped``, not encoded.
+        """
         with self._lock:
             if not self._wanted(ts):
-                return False
+                self.skipped += 1
+                return
         jpeg = encode_jpeg(image_rgb, self.quality)  # outside the lock: the slow part
         frame = BufferedFrame(ts, jpeg, int(image_rgb.shape[1]), int(image_rgb.shape[0]))
         with self._lock:
             if not self._wanted(ts):  # another thread added a frame meanwhile
-                return False
+                self.skipped += 1
+                return
             self._frames.append(frame)
             self._bytes += len(jpeg)
             while self._frames and (
@@ -129,7 +135,6 @@ class ClipBuffer:
                 or (self._bytes > self.max_bytes and len(self._frames) > 1)
             ):
                 self._bytes -= len(self._frames.popleft().jpeg)
-        return True
 
     def snapshot(self, seconds: float | None = None) -> list[BufferedFrame]:
         """A copy of the buffered frames, oldest first (only the last ``seconds`` when given)."""
