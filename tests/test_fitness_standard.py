@@ -118,6 +118,33 @@ DATA = Path(std_mod.__file__).parent / "data" / "gb_2014.toml"
         ("sit_up_1min", "female", 12, 55, 100),
         ("sit_up_1min", "female", 12, 25, 60),
         ("sit_up_1min", "female", 12, 15, 10),
+        # 表1-3/表1-4 肺活量 初二: 男 100=3940, 80=3200, 60=2000, 10=1450; 女 100=2900, 80=2500, 60=1500, 10=1300
+        ("vital_capacity", "male", 8, 3940, 100),
+        ("vital_capacity", "male", 8, 3200, 80),
+        ("vital_capacity", "male", 8, 2000, 60),
+        ("vital_capacity", "male", 8, 1450, 10),
+        ("vital_capacity", "female", 8, 2900, 100),
+        ("vital_capacity", "female", 8, 2500, 80),
+        ("vital_capacity", "female", 8, 1500, 60),
+        ("vital_capacity", "female", 8, 1300, 10),
+        # 表1-7/表1-8 坐位体前屈 初二: 男 100=19.6, 80=11.6, 60=-1.4, 10=-7.4; 女 100=22.7, 80=15.9, 60=2.9, 10=-1.1
+        ("sit_and_reach", "male", 8, 19.6, 100),
+        ("sit_and_reach", "male", 8, 11.6, 80),
+        ("sit_and_reach", "male", 8, -1.4, 60),
+        ("sit_and_reach", "male", 8, -7.4, 10),
+        ("sit_and_reach", "female", 8, 22.7, 100),
+        ("sit_and_reach", "female", 8, 15.9, 80),
+        ("sit_and_reach", "female", 8, 2.9, 60),
+        ("sit_and_reach", "female", 8, -1.1, 10),
+        # 立定跳远 初二: 男 100=240, 80=210, 60=170, 10=145; 女 100=200, 80=174, 60=144, 10=119
+        ("standing_long_jump", "male", 8, 240, 100),
+        ("standing_long_jump", "male", 8, 210, 80),
+        ("standing_long_jump", "male", 8, 170, 60),
+        ("standing_long_jump", "male", 8, 145, 10),
+        ("standing_long_jump", "female", 8, 200, 100),
+        ("standing_long_jump", "female", 8, 174, 80),
+        ("standing_long_jump", "female", 8, 144, 60),
+        ("standing_long_jump", "female", 8, 119, 10),
     ],
 )
 def test_official_rows_higher_is_better(item: str, sex: str, grade: int, value: float, expected: int) -> None:
@@ -154,6 +181,11 @@ def test_official_rows_higher_is_better(item: str, sex: str, grade: int, value: 
         ("run_50m", "female", 11, 9.5, 70),
         ("run_50m", "female", 12, 7.6, 100),
         ("run_50m", "female", 12, 11.4, 10),
+        # 表1-6 女生50米跑 初二: 100=8.0, 80=8.8, 60=10.8, 10=11.8
+        ("run_50m", "female", 8, 8.0, 100),
+        ("run_50m", "female", 8, 8.8, 80),
+        ("run_50m", "female", 8, 10.8, 60),
+        ("run_50m", "female", 8, 11.8, 10),
         # 50米×8往返跑 五年级男 100=1'36"(96 s), 60=2'18"(138 s), 10=2'38"(158 s)
         ("shuttle_50mx8", "male", 5, 96, 100),
         ("shuttle_50mx8", "male", 5, 138, 60),
@@ -315,6 +347,29 @@ def test_secondary_tables_not_encoded_are_reported() -> None:
     assert "pull_up" not in t.not_encoded and t.items[-1].score == 72
 
 
+def test_grade_8_tables_encoded_and_grade_7_9_still_reported() -> None:
+    # 初二: 肺活量, 女50米, 坐位体前屈, 立定跳远 are encoded (two agreeing copies); 初一/初三 are not.
+    std = load_standard()
+    for item, sex in (
+        ("vital_capacity", "male"),
+        ("vital_capacity", "female"),
+        ("run_50m", "female"),
+        ("sit_and_reach", "male"),
+        ("sit_and_reach", "female"),
+        ("standing_long_jump", "male"),
+        ("standing_long_jump", "female"),
+    ):
+        assert (item, sex, 8) in std.tables and (item, sex, 8) not in std.not_encoded
+        for grade in (7, 9):
+            assert (item, sex, grade) in std.not_encoded
+            with pytest.raises(TableNotEncodedError, match="Table not encoded"):
+                score_item(item, sex, grade, 1)
+    # Between levels: 初二男 肺活量 3199 ml is 78 (3080), 初二女 50m 8.9 s is 78 (9.0).
+    assert score_item("vital_capacity", "male", 8, 3199) == 78
+    assert score_item("run_50m", "female", 8, 8.9) == 78
+    assert score_item("standing_long_jump", "female", 8, 118) == 0
+
+
 def test_pull_up_blank_cells() -> None:
     # 男生引体向上 (中学): the annex leaves 78, 74, 70, 66 and 62 points blank. 高一: 12 → 80, 11 → 76,
     # 10 → 72, 9 → 68, 8 → 64, 7 → 60; no count scores a blank level.
@@ -471,15 +526,16 @@ def _synthetic_fixture(tmp_path: Path) -> Path:
 
 def test_total_grades_7_9_fixture(tmp_path: Path) -> None:
     std = load_standard(_synthetic_fixture(tmp_path))
-    # 初二男: BMI 20.0 正常 → 15; 肺活量 80 (synthetic 80) → 12; 50m 7.9 (表1-5 初二 80分) → 16;
-    # 坐位体前屈 85 → 8.5; 立定跳远 70 (=76分) → 7.6; 引体向上 103 (100分) → 10, +3 → 3 bonus;
-    # 1000m 2 s faster than the 100 time → 20, bonus 0 (needs 4 s); then 8 s faster → 2.
+    # 初二男: BMI 20.0 正常 → 15; 肺活量 3200 (表1-3 初二 80分) → 12; 50m 7.9 (表1-5 初二 80分) → 16;
+    # 坐位体前屈 13.7 (表1-7 初二 85分) → 8.5; 立定跳远 202 (初二 76分) → 7.6; 引体向上 103 (synthetic
+    # 100分) → 10, +3 → 3 bonus; 1000m 2 s faster than the synthetic 100 time → 20, bonus 0 (needs 4 s);
+    # then 8 s faster → 2.
     values = {
         "bmi": 20.0,
-        "vital_capacity": 80,
+        "vital_capacity": 3200,
         "run_50m": 7.9,
-        "sit_and_reach": 85,
-        "standing_long_jump": 70,
+        "sit_and_reach": 13.7,
+        "standing_long_jump": 202,
         "pull_up": 103,
         "run_1000m": 8,
     }
