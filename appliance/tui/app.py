@@ -7,7 +7,9 @@ Tabs: 1 Components, 2 Log, 3 Configuration, 4 Self-test, 5 Sync (the link to the
 behind it, from ``GET /api/sync`` and the ``sync.status`` events), 6 PE bands (the heart-rate adapter, the
 bands it hears and the Smart PE roster's problems, from ``GET /api/pe/bands`` and the ``hr.adapter``
 events), 7 Pens (the homework pens' link health with the student holding each, from ``GET /api/homework/pens``,
-``GET /api/homework/roster`` and the ``pen.status`` events). All network I/O runs in async workers; when the
+``GET /api/homework/roster`` and the ``pen.status`` events), 8 Cameras (the playground cameras' decoding and pose
+analysis, and the fitness stations on each, from ``GET /api/fitness/state`` and the ``fitness.camera`` events).
+All network I/O runs in async workers; when the
 daemon is unreachable a banner says so and the app keeps retrying (health every 2 s, the event socket with
 backoff), so it survives daemon restarts.
 
@@ -43,10 +45,12 @@ from textual.widgets.data_table import RowKey
 
 from appliance.tui.client import (
     DEFAULT_URL,
+    CameraInfo,
     ComponentInfo,
     ConfigInfo,
     DaemonClient,
     DaemonError,
+    FitnessState,
     Health,
     HomeworkRoster,
     LogLine,
@@ -56,6 +60,7 @@ from appliance.tui.client import (
     PenInfo,
     PensInfo,
     SelfTest,
+    StationInfo,
     SyncInfo,
 )
 
@@ -65,8 +70,8 @@ HEALTH_INTERVAL_S = 2.0
 WS_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0)
 MAX_LOG_LINES = 5000
 
-TABS = ("components", "log", "config", "selftest", "sync", "pe", "pens")
-TAB_TITLES = ("Components", "Log", "Configuration", "Self-test", "Sync", "PE bands", "Pens")
+TABS = ("components", "log", "config", "selftest", "sync", "pe", "pens", "cameras")
+TAB_TITLES = ("Components", "Log", "Configuration", "Self-test", "Sync", "PE bands", "Pens", "Cameras")
 # The sync link has not reported for this long although the daemon answers: say so on the Sync tab.
 SYNC_STALE_S = 10.0
 # The same for the heart-rate adapter (it reports every ~2 s) on the PE bands tab.
@@ -80,6 +85,20 @@ PENS_ROSTER_EVERY_S = 10.0
 # A pen not heard from for this long is shown in yellow; twice as long in red.
 PEN_QUIET_S = 10.0
 PEN_TRANSPORTS: Mapping[str, str] = {"ble": "BLE", "serial": "gateway", "simulator": "simulator"}
+# fitness.camera events (every 2 s per camera) redraw the Cameras tab at most this often.
+CAMERAS_REDRAW_MIN_S = 0.5
+# A camera whose report is this old is shown in yellow (it reports every 2 s); the stations are refetched this often.
+CAMERA_QUIET_S = 10.0
+CAMERA_STATE_STYLES: Mapping[str, str] = {
+    "live": "bold black on green",
+    "connecting": "bold black on yellow",
+    "reconnecting": "bold black on yellow",
+    "ended": "bold white on blue",
+    "failed": "bold white on red",
+    "absent": "bold white on red",
+}
+# Slower pose inference than this (ms per frame) cannot keep up with a counted exercise.
+INFER_SLOW_MS = 150.0
 
 STATE_STYLES: Mapping[str, str] = {
     "ok": "bold green",
@@ -185,6 +204,22 @@ def _as_float(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _fill_table(table: DataTable[Any], rows: Mapping[str, Mapping[str, Text]], key_column: str) -> None:
+    """Show ``rows`` (row key -> cells by column key): rebuilt when the keys change, else updated in place."""
+    if [key.value for key in table.rows] != list(rows):
+        cursor_row = table.cursor_row
+        table.clear()
+        for key, cells in rows.items():
+            table.add_row(*cells.values(), key=key)
+        if table.row_count:
+            table.move_cursor(row=min(cursor_row, table.row_count - 1))
+        return
+    for key, cells in rows.items():
+        for column, value in cells.items():
+            if column != key_column:
+                table.update_cell(key, column, value, update_width=True)
 
 
 def _pen_key(pen_id: str) -> str:
@@ -378,6 +413,23 @@ TabPane {
 #pens-table {
     height: 1fr;
 }
+#cameras-summary {
+    height: auto;
+    padding: 0 1;
+    margin-bottom: 1;
+}
+#cameras-table {
+    height: auto;
+    max-height: 12;
+}
+#stations-title {
+    height: auto;
+    padding: 0 1;
+    margin-top: 1;
+}
+#stations-table {
+    height: 1fr;
+}
 ConfirmScreen {
     align: center middle;
 }
@@ -471,6 +523,7 @@ class TechnicianApp(App[int]):
         Binding("5", "show_tab('sync')", "Sync"),
         Binding("6", "show_tab('pe')", "PE bands"),
         Binding("7", "show_tab('pens')", "Pens"),
+        Binding("8", "show_tab('cameras')", "Cameras"),
         Binding("r", "refresh", "Refresh"),
         Binding("t", "selftest", "Test"),
         Binding("R", "restart", "Restart", key_display="R"),
@@ -531,6 +584,16 @@ class TechnicianApp(App[int]):
         self._pens_render_pending = False
         self.pens_renders = 0
         self._pens_in_flight = False
+        self.cameras: dict[str, CameraInfo] = {}  # by camera id
+        self._camera_received_mono: dict[str, float] = {}  # when each camera's report arrived
+        self.stations: list[StationInfo] = []
+        self.cameras_configured: bool | None = None  # None until the first answer; False after a 404
+        self.cameras_error: str | None = None
+        self.cameras_updated: float | None = None
+        self._cameras_rendered_mono = 0.0
+        self._cameras_render_pending = False
+        self.cameras_renders = 0
+        self._cameras_in_flight = False
         self._ascii_filter = AsciiFilter()
 
     # ------------------------------------------------------------------ layout
@@ -564,6 +627,11 @@ class TechnicianApp(App[int]):
                 yield Static(Text("Loading pens...", style="dim"), id="pens-summary")
                 yield Static("", id="pens-problems")
                 yield DataTable(id="pens-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("8 Cameras", id="cameras"):
+                yield Static(Text("Loading cameras...", style="dim"), id="cameras-summary")
+                yield DataTable(id="cameras-table", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="stations-title")
+                yield DataTable(id="stations-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -609,6 +677,18 @@ class TechnicianApp(App[int]):
             pens.add_column(label, key=key)
         pens.display = False
         self.query_one("#pens-problems", Static).display = False
+        cams = self.query_one("#cameras-table", DataTable)
+        for key, label in (("camera", "Camera"), ("name", "Name"), ("state", "State"), ("fps_in", "FPS in"),
+                           ("fps_analysed", "FPS analysed"), ("dropped", "Dropped"), ("infer_ms", "Inference"),
+                           ("people", "People"), ("size", "Size"), ("report", "Last report"), ("error", "Last error")):
+            cams.add_column(label, key=key)
+        cams.display = False
+        stations = self.query_one("#stations-table", DataTable)
+        for key, label in (("station", "Station"), ("name", "Name"), ("camera", "Camera"), ("exercise", "Exercise"),
+                           ("student", "Student"), ("present", "In the area"), ("session", "Session")):
+            stations.add_column(label, key=key)
+        stations.display = False
+        self.query_one("#stations-title", Static).display = False
         self._render_log_filter()
         comp.focus()
         self.refresh_health()
@@ -616,6 +696,7 @@ class TechnicianApp(App[int]):
         self.refresh_sync()
         self.refresh_pe()
         self.refresh_pens()
+        self.refresh_cameras()
         self.event_stream()
         self.set_interval(HEALTH_INTERVAL_S, self._tick)
 
@@ -640,7 +721,7 @@ class TechnicianApp(App[int]):
     # ------------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Refresh", "Fetch health, configuration, sync status, PE bands and pens now (r)",
+        yield SystemCommand("Refresh", "Fetch health, configuration, sync status, PE bands, pens and cameras now (r)",
                             self.action_refresh)
         for tab, title in zip(TABS, TAB_TITLES, strict=True):
             yield SystemCommand(f"Show {title}", f"Switch to the {title} tab",
@@ -658,7 +739,7 @@ class TechnicianApp(App[int]):
         self.query_one("#tabs", TabbedContent).active = tab
         focus_target = {"components": "#components-table", "log": "#log-view", "config": "#config-table",
                         "selftest": "#selftest-table", "sync": "#sync-table",
-                        "pe": "#pe-table", "pens": "#pens-table"}[tab]
+                        "pe": "#pe-table", "pens": "#pens-table", "cameras": "#cameras-table"}[tab]
         self.query_one(focus_target).focus()
 
     def action_refresh(self) -> None:
@@ -668,6 +749,7 @@ class TechnicianApp(App[int]):
         self.refresh_pe()
         self._pens_roster_mono = 0.0
         self.refresh_pens()
+        self.refresh_cameras()
         self.notify("Refreshing...", timeout=1.5)
 
     def action_selftest(self) -> None:
@@ -739,6 +821,8 @@ class TechnicianApp(App[int]):
         if pane == "pens":
             self._pens_roster_mono = 0.0
             self.refresh_pens()
+        if pane == "cameras":
+            self.refresh_cameras()
 
     def _current_component(self) -> str | None:
         active = self.query_one("#tabs", TabbedContent).active
@@ -770,6 +854,7 @@ class TechnicianApp(App[int]):
         self.refresh_sync()
         self.refresh_pe()
         self.refresh_pens()
+        self.refresh_cameras()
         if self.config_info is None and self.reachable:
             self.load_config()
 
@@ -1499,6 +1584,193 @@ class TechnicianApp(App[int]):
             "detail": Text(str(detail), style="red" if not connected else "") if detail else Text("-", style="dim"),
         }
 
+    # ------------------------------------------------------------------ cameras (fitness)
+    @work(group="cameras")
+    async def refresh_cameras(self) -> None:
+        if self._cameras_in_flight or self.client is None:
+            return
+        self._cameras_in_flight = True
+        try:
+            state = await self.client.fitness_state()
+        except DaemonError as exc:
+            if exc.status == 404:
+                self.cameras_configured = False
+                self.cameras_error = None
+                self.cameras = {}
+                self.stations = []
+            else:
+                self.cameras_error = str(exc)
+            self._schedule_cameras_render()
+            return
+        finally:
+            self._cameras_in_flight = False
+        self._apply_fitness_state(state)
+
+    def _apply_fitness_state(self, state: FitnessState) -> None:
+        """Take a ``GET /api/fitness/state`` answer (cameras it no longer lists are dropped)."""
+        self.cameras_configured = True
+        self.cameras_error = None
+        self.cameras_updated = time.time()
+        listed = {str(c["camera"]) for c in state.get("cameras") or []}
+        for key in [k for k in self.cameras if k not in listed]:
+            del self.cameras[key]
+            self._camera_received_mono.pop(key, None)
+        for camera in state.get("cameras") or []:
+            self._apply_camera(camera)
+        self.stations = list(state.get("stations") or [])
+        self._schedule_cameras_render()
+
+    def _apply_camera(self, camera: CameraInfo) -> None:
+        """One camera's report (from the API or a ``fitness.camera`` event); fields it leaves out are kept."""
+        key = str(camera["camera"])
+        old = self.cameras.get(key)
+        merged = dict(old) if old else {}
+        merged.update(camera)
+        self.cameras[key] = cast(CameraInfo, merged)
+        self._camera_received_mono[key] = time.monotonic()
+        self.cameras_updated = time.time()
+
+    def _schedule_cameras_render(self) -> None:
+        wait = self._cameras_rendered_mono + CAMERAS_REDRAW_MIN_S - time.monotonic()
+        if wait <= 0:
+            self._render_cameras()
+        elif not self._cameras_render_pending:
+            self._cameras_render_pending = True
+            self.set_timer(wait, self._deferred_cameras_render)
+
+    def _deferred_cameras_render(self) -> None:
+        self._cameras_render_pending = False
+        self._render_cameras()
+
+    def _render_cameras(self) -> None:
+        self._cameras_rendered_mono = time.monotonic()
+        self.cameras_renders += 1
+        try:
+            self._draw_cameras()
+        except NoMatches:  # the app is shutting down
+            return
+        except Exception as exc:  # a malformed report must not take the console down
+            self.log.error(f"could not show cameras {self.cameras!r}: {exc!r}")
+
+    def _draw_cameras(self) -> None:
+        header = self.query_one("#cameras-summary", Static)
+        table = self.query_one("#cameras-table", DataTable)
+        title = self.query_one("#stations-title", Static)
+        stations = self.query_one("#stations-table", DataTable)
+        if self.cameras_configured is False:
+            text = Text("Fitness counting not configured on this box", style="bold yellow")
+            text.append(" (GET /api/fitness/state answered 404): no cameras to show.\n"
+                        "Set [features.fitness] enabled = true and list the cameras under [drivers.cameras] "
+                        "(tab 3 shows the configuration).", style="dim")
+            header.update(text)
+            for widget in (table, title, stations):
+                widget.display = False
+            return
+        if not self.cameras:
+            if self.cameras_error:
+                header.update(Text(f"Cameras not available: {self.cameras_error}", style="bold red"))
+            elif self.cameras_configured:
+                header.update(Text("No camera configured (add one under [drivers.cameras]).", style="bold yellow"))
+            else:
+                header.update(Text("Loading cameras...", style="dim"))
+            table.display = False
+        else:
+            header.update(self._cameras_header())
+            now = time.monotonic()
+            rows = {key: self._camera_cells(self.cameras[key], now - self._camera_received_mono.get(key, now))
+                    for key in sorted(self.cameras)}
+            _fill_table(table, rows, "camera")
+            table.display = True
+        if not self.stations:
+            title.update(Text("Stations: none drawn yet (teachers draw them on the kiosk's fitness screen).",
+                              style="dim"))
+            title.display = self.cameras_configured is True
+            stations.display = False
+            return
+        title.update(Text(f"Stations ({len(self.stations)})", style="bold"))
+        title.display = True
+        srows = {str(st["station_id"]): self._station_cells(st)
+                 for st in sorted(self.stations, key=lambda x: (str(x.get("camera")), str(x["station_id"])))}
+        _fill_table(stations, srows, "station")
+        stations.display = True
+
+    def _cameras_header(self) -> Text:
+        cams = list(self.cameras.values())
+        live = sum(1 for c in cams if c.get("state") == "live")
+        bad = [c for c in cams if c.get("state") in ("reconnecting", "failed", "ended", "absent")]
+        text = Text()
+        text.append("Cameras ", style="bold")
+        text.append(f"{len(cams)} configured", style="bold cyan")
+        text.append("  live: ")
+        text.append(f"{live}/{len(cams)}", style="bold green" if live == len(cams) else "bold yellow")
+        people = sum(_as_int(c.get("people")) or 0 for c in cams)
+        text.append(f"  people in view: {people}  stations: {len(self.stations)}")
+        if bad:
+            text.append("\nNeeds attention: ", style="bold red")
+            text.append(", ".join(f"{c.get('name') or c['camera']} ({c.get('state')})" for c in bad), style="red")
+        text.append("\nFPS in: frames decoded per second; FPS analysed: frames the pose model looked at; dropped: "
+                    "frames replaced before analysis. Reports every 2 s; r refreshes.", style="dim")
+        if self.cameras_error:
+            when = f" (last update {_clock(self.cameras_updated)})" if self.cameras_updated else ""
+            text.append(f"\nFigures may be out of date{when}: {self.cameras_error}", style="bold red")
+        return text
+
+    @staticmethod
+    def _camera_cells(camera: CameraInfo, since: float) -> dict[str, Text]:
+        state = str(camera.get("state") or "?")
+        fps_in = _as_float(camera.get("fps_in"))
+        fps_an = _as_float(camera.get("fps_analysed"))
+        infer = _as_float(camera.get("infer_ms"))
+        dropped = _as_int(camera.get("dropped"))
+        people = _as_int(camera.get("people"))
+        width, height = _as_int(camera.get("width")), _as_int(camera.get("height"))
+        error = camera.get("error")
+        live = state == "live"
+        return {
+            "camera": Text(str(camera["camera"]), style="bold"),
+            "name": Text(str(camera.get("name") or "")),
+            "state": Text(state, style=CAMERA_STATE_STYLES.get(state, "bold magenta")),
+            "fps_in": Text("-", style="dim") if fps_in is None else Text(
+                f"{fps_in:.1f}", style="bold red" if live and fps_in < 1 else ""),
+            "fps_analysed": Text("-", style="dim") if fps_an is None else Text(
+                f"{fps_an:.1f}", style="yellow" if live and fps_an < 1 else ""),
+            "dropped": Text("-", style="dim") if dropped is None else Text(str(dropped), style="yellow" if dropped else ""),
+            "infer_ms": Text("-", style="dim") if infer is None else Text(
+                f"{infer:.0f} ms", style="bold yellow" if infer > INFER_SLOW_MS else ""),
+            "people": Text("-", style="dim") if people is None else Text(str(people)),
+            "size": Text(f"{width}x{height}") if width and height else Text("-", style="dim"),
+            "report": Text(f"{since:.1f} s ago" if since < 60 else f"{_human_duration(since)} ago",
+                           style="yellow" if since >= CAMERA_QUIET_S else "dim"),
+            "error": Text(str(error), style="red") if error else Text("-", style="dim"),
+        }
+
+    def _station_cells(self, st: StationInfo) -> dict[str, Text]:
+        cam_id = str(st.get("camera") or "")
+        cam = self.cameras.get(cam_id)
+        if cam is None:
+            cam_text = Text(f"{cam_id} (no such camera)", style="bold red")
+        else:
+            cam_state = str(cam.get("state") or "?")
+            cam_text = Text(f"{cam.get('name') or cam_id} [{cam_id}]")
+            if cam_state != "live":
+                cam_text.append(f" {cam_state}", style="bold yellow")
+        session = st.get("session")
+        if isinstance(session, dict) and session:
+            sess = f"{session.get('state', '?')} {session.get('mode', '')} count {session.get('count', 0)}"
+            sess_text = Text(sess, style="bold green" if session.get("state") in ("countdown", "running") else "")
+        else:
+            sess_text = Text("-", style="dim")
+        label = st.get("label")
+        return {
+            "station": Text(str(st["station_id"]), style="bold"),
+            "name": Text(str(st.get("name") or "")),
+            "camera": cam_text,
+            "exercise": Text(str(st.get("exercise") or "?")),
+            "student": Text(str(label), style="bold cyan") if label else Text("-", style="dim"),
+            "present": Text("yes", style="green") if st.get("present") else Text("no", style="dim"),
+            "session": sess_text,
+        }
+
     # ------------------------------------------------------------------ config
     @work(exclusive=True, group="config")
     async def load_config(self) -> None:
@@ -1695,6 +1967,10 @@ class TechnicianApp(App[int]):
             if event.get("pen_id"):
                 self._apply_pen(cast(PenInfo, {key: value for key, value in event.items() if key != "topic"}))
                 self._schedule_pens_render()
+        elif topic == "fitness.camera":
+            if event.get("camera"):
+                self._apply_camera(cast(CameraInfo, {k: v for k, v in event.items() if k not in ("topic", "ts")}))
+                self._schedule_cameras_render()
         elif topic == "device.alert":
             level = {"critical": "CRITICAL", "warning": "WARNING"}.get(str(event.get("severity")), "INFO")
             state = "" if event.get("active", True) else " (cleared)"

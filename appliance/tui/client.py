@@ -156,6 +156,45 @@ class HomeworkRoster(TypedDict):
     unassigned_pens: list[str]
 
 
+class CameraInfo(TypedDict, total=False):
+    """One playground camera's health (``fitness.camera`` events and ``GET /api/fitness/state``)."""
+
+    camera: Required[str]
+    name: str
+    state: str  # "connecting" | "live" | "reconnecting" | "ended" | "failed" | "absent"
+    fps_in: float | None  # frames decoded per second
+    fps_analysed: float | None  # frames the pose model looked at per second
+    infer_ms: float | None  # pose inference time per frame
+    dropped: int | None  # decoded frames replaced by a newer one before the analysis took them
+    people: int | None
+    width: int | None
+    height: int | None
+    error: str | None
+    snapshot: bool
+
+
+class StationInfo(TypedDict, total=False):
+    """A fitness station: a region of one camera's picture where one exercise is counted."""
+
+    station_id: Required[str]
+    camera: str
+    name: str
+    exercise: str
+    student_id: str | None
+    label: str | None
+    present: bool
+    session: dict[str, Any] | None
+
+
+class FitnessState(TypedDict):
+    """The part of ``GET /api/fitness/state`` the technician needs: the cameras and the stations on them."""
+
+    cameras: list[CameraInfo]
+    stations: list[StationInfo]
+    class_id: str | None
+    term: str | None
+
+
 class DaemonError(Exception):
     """Any failure talking to the daemon; ``str(exc)`` is one clear sentence."""
 
@@ -349,6 +388,27 @@ class DaemonClient:
                       for x in students if isinstance(x, dict)] if isinstance(students, list) else [],
             unassigned_pens=[str(p) for p in free] if isinstance(free, list) else [],
         )
+
+    async def fitness_state(self) -> FitnessState:
+        """Playground cameras and fitness stations (``GET /api/fitness/state``).
+
+        Raises :class:`DaemonError` with ``status == 404`` when fitness counting is not configured on the box.
+        """
+        data = self._expect_dict(await self._request("GET", "/api/fitness/state"), "GET /api/fitness/state")
+        raw_cameras = data.get("cameras")
+        raw_stations = data.get("stations")
+        cameras: list[CameraInfo] = []
+        for c in raw_cameras if isinstance(raw_cameras, list) else []:
+            if isinstance(c, dict) and c.get("camera"):
+                c.pop("topic", None)
+                cameras.append(cast(CameraInfo, c))
+        stations: list[StationInfo] = []
+        for st in raw_stations if isinstance(raw_stations, list) else []:
+            if isinstance(st, dict) and st.get("station_id"):
+                stations.append(cast(StationInfo, st))
+        return FitnessState(cameras=cameras, stations=stations,
+                            class_id=str(data["class_id"]) if data.get("class_id") else None,
+                            term=str(data["term"]) if data.get("term") else None)
 
     async def restart(self, name: str) -> dict[str, Any]:
         path = f"/api/components/{_quote(name)}/restart"
