@@ -51,6 +51,8 @@ UPPER_ARM = 0.186
 FOREARM = 0.146
 THIGH = 0.245
 SHIN = 0.246
+#: Shoulder-to-wrist reach of a straight arm, in torso lengths.
+ARM_REACH = (UPPER_ARM + FOREARM) / TORSO
 #: Chin below the mouth corners' midpoint: the chin is not a landmark, so the pull-up counter puts it here.
 CHIN_BELOW_MOUTH = 0.02
 #: Chin above the ears' midpoint line is negative: the chin is this far below the ears.
