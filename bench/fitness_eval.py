@@ -171,8 +171,8 @@ def pick_person(people: list[Any], region_px: list[tuple[float, float]]) -> np.n
         hip = mid(k, 23, 24, 0.3)
         if hip is None or not point_in_polygon(float(hip[0]), float(hip[1]), region_px):
             continue
-        x0, y0, x1, y1 = (list(p.bbox) + [0, 0, 0, 0])[:4]
-        size = abs((x1 - x0) * (y1 - y0)) or float(np.ptp(k[:, 0]) * np.ptp(k[:, 1]))
+        vis = k[k[:, 2] >= 0.3]
+        size = float(np.ptp(vis[:, 0]) * np.ptp(vis[:, 1])) if len(vis) else 0.0
         if size > best_size:
             best, best_size = k, size
     return best
