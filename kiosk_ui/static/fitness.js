@@ -581,8 +581,13 @@
     var kp = person.kp || [];
     var ctx = c.ctx;
     var ok = function (p) { return p && num(p[0]) !== null && num(p[1]) !== null && (num(p[2]) === null || p[2] >= 0.5); };
+    // lines in proportion to the person: a child far away is not drawn as a blob
+    var ys = kp.filter(ok).map(function (p) { return p[1] * c.h; });
+    var tall = ys.length ? Math.max.apply(null, ys) - Math.min.apply(null, ys) : c.h;
+    var k = Math.max(0.35, Math.min(1, tall / (c.h * 0.45)));
+    var u = c.u * k;
     ctx.lineCap = "round";
-    ctx.lineWidth = (strong ? 3.2 : 1.8) * c.u;
+    ctx.lineWidth = Math.max(1.5, (strong ? 3.2 : 1.8) * u);
     ctx.strokeStyle = strong ? "#ffd23f" : "rgba(160,215,255,0.85)";
     BONES.forEach(function (b) {
       var a = kp[b[0]], z = kp[b[1]];
@@ -596,13 +601,13 @@
     for (var i = 0; i < kp.length; i++) {
       if (!ok(kp[i]) || (i > 0 && i < 11)) continue;
       ctx.beginPath();
-      ctx.arc(kp[i][0] * c.w, kp[i][1] * c.h, (strong ? 2.6 : 1.6) * c.u, 0, Math.PI * 2);
+      ctx.arc(kp[i][0] * c.w, kp[i][1] * c.h, Math.max(1.5, (strong ? 2.6 : 1.6) * u), 0, Math.PI * 2);
       ctx.fill();
     }
     var nose = kp[0];
     if (ok(nose)) {
       ctx.beginPath();
-      ctx.arc(nose[0] * c.w, nose[1] * c.h, (strong ? 5 : 3.5) * c.u, 0, Math.PI * 2);
+      ctx.arc(nose[0] * c.w, nose[1] * c.h, Math.max(2, (strong ? 5 : 3.5) * u), 0, Math.PI * 2);
       ctx.stroke();
     }
   }
