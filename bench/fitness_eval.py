@@ -220,6 +220,32 @@ def run_clips(clips: Path, baseline: bool) -> dict[str, Any]:
     return out
 
 
+def make_demo_clips(folder: Path) -> Path:
+    """The demo's puppet videos as school clips: rendered here from a real photo, ground truth as the teacher's count.
+
+    Not footage of children: a paper-doll cut from opencv-doc's messi5.jpg (see appliance/demo_media). They
+    check the whole chain (PyAV → BlazePose → tracker → station → counter) where no real clips exist yet.
+    """
+    from appliance.demo_media import Segment, render_exercise_video
+
+    rest = Segment("stand", 2.0)
+    plans: dict[str, tuple[str, tuple[Segment, ...]]] = {}
+    for n, tempo in ((4, 2.8), (6, 2.4), (8, 2.0)):
+        deep, shallow = Segment("squat", tempo), Segment("squat", tempo, depth=0.3)
+        plans[f"demo-squat-{n}"] = ("squat", (rest, *([deep] * (n - 1)), shallow, deep, rest))
+    for n, tempo in ((6, 1.4), (10, 1.2), (14, 1.0)):
+        plans[f"demo-jack-{n}"] = ("jumping_jack", (rest, *([Segment("jack", tempo)] * n), rest))
+    for clip_id, (exercise, plan) in plans.items():
+        d = folder / clip_id
+        d.mkdir(parents=True, exist_ok=True)
+        truth = render_exercise_video(d / "clip.mkv", seed=7, fps=15, plan=plan)
+        (d / "clip.json").write_text(json.dumps({
+            "exercise": exercise, "observed_count": truth["counts"][exercise], "bar_y": None,
+            "region": [[0.1, 0.0], [0.9, 0.0], [0.9, 1.0], [0.1, 1.0]], "fps": 15,
+            "source": "rendered demo puppet (appliance/demo_media), not real footage"}), encoding="utf-8")
+    return folder
+
+
 def table(title: str, res: dict[str, Any]) -> str:
     cols = ["sequences", "mae", "exact", "off_by_one", "invalid_precision", "invalid_recall", "baseline_mae",
             "baseline_mae_ratio"]
@@ -237,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clips", type=Path, default=None, help="folder of saved clips (default: the daemon's)")
     ap.add_argument("--baseline", action="store_true", help="also score a naive threshold counter")
     ap.add_argument("--no-synthetic", action="store_true")
+    ap.add_argument("--demo-clips", action="store_true",
+                    help="also render the demo puppet's videos (6 clips) and score them through the real pose models")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     synthetic = None if args.no_synthetic else run_synthetic(args.seed, args.per_exercise, args.baseline)
@@ -247,8 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     if clips_dir is not None:
         clips = run_clips(clips_dir, args.baseline)
         print(table(f"saved clips ({clips_dir})", clips))
+    demo = None
+    if args.demo_clips:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            demo = run_clips(make_demo_clips(Path(tmp)), args.baseline)
+        print(table("rendered demo clips (puppet from a real photo, through the real pose models)", demo))
     print(f"reasons checked: {json.dumps(REASONS_BY_EXERCISE, ensure_ascii=False)}; {time.perf_counter() - t0:.1f} s")
-    print(json.dumps({"synthetic": synthetic, "clips": clips}))
+    print(json.dumps({"synthetic": synthetic, "clips": clips, "demo_clips": demo}))
     return 0
 
 
