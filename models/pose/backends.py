@@ -55,7 +55,8 @@ class LiteRTBackend:
 class OnnxRuntimeBackend:
     """onnxruntime CPU session on the ONNX file converted at set-up time.
 
-    Tensor names are kept identical to the tflite model's, so the same output names work.
+    The converter (:mod:`models.pose.onnx_convert`) keeps the tflite input/output names,
+    shapes and NHWC layout, so the same tensors and output names work on both runtimes.
     """
 
     name = "onnxruntime"
@@ -95,6 +96,6 @@ def load_backend(kind: BackendName, tflite_path: Path, threads: int = 2) -> Back
         if not onnx_path.exists():
             from models.pose.onnx_convert import REASON, OnnxUnavailable
 
-            raise OnnxUnavailable(f"{onnx_path} not found. {REASON}")
+            raise OnnxUnavailable(f"{onnx_path} not found: {REASON}")
         return OnnxRuntimeBackend(onnx_path, threads)
     raise ValueError(f"unknown pose backend {kind!r} (expected 'litert' or 'onnxruntime')")
