@@ -190,3 +190,47 @@ def test_readme_reference_is_generated_from_schema() -> None:
     assert readme[start:end].strip() == render_reference().strip(), (
         "README's configuration reference is stale: run `classroom config-reference` and paste it"
     )
+
+
+CAMERAS = """
+schema_version = 1
+[drivers.cameras]
+sources = [{id = "mats", url = "rtsp://admin@10.0.0.9/stream1"}]
+[features.fitness]
+enabled = true
+"""
+
+
+def test_fitness_station_must_name_a_configured_camera(tmp_path: Path) -> None:
+    errs = errors_of(tmp_path, CAMERAS + """
+stations = [{id = "mat-1", camera = "bars", exercise = "sit_up", region = [[0, 0], [1, 0], [1, 1]]}]
+""")
+    assert any("features.fitness.stations[0].camera" in e and "'bars'" in e and "mats" in e for e in errs), errs
+
+
+def test_fitness_station_region_and_camera_fields_are_checked(tmp_path: Path) -> None:
+    errs = errors_of(tmp_path, CAMERAS + """
+stations = [{id = "mat-1", camera = "mats", exercise = "yoga", region = [[0, 0], [1.5, 0], [1, 1]]}]
+""")
+    text = "\\n".join(errs)
+    assert "exercise" in text and "'yoga'" in text
+    assert "region" in text and "between 0 and 1" in text
+    errs = errors_of(tmp_path, """
+schema_version = 1
+[drivers.cameras]
+sources = [{id = "mats", url = "/dev/video0", width = 640}]
+""")
+    assert any("drivers.cameras.sources.0" in e and "width and height" in e for e in errs), errs
+    errs = errors_of(tmp_path, """
+schema_version = 1
+[drivers.cameras]
+sources = [{id = "mats", url = "/dev/video0"}, {id = "mats", url = "/dev/video1"}]
+""")
+    assert any("drivers.cameras" in e and "mats is used twice" in e for e in errs), errs
+
+
+def test_fitness_config_with_cameras_loads(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, CAMERAS + """
+stations = [{id = "mat-1", camera = "mats", exercise = "sit_up", region = [[0, 0], [1, 0], [1, 1]]}]
+""")).config
+    assert cfg.features.fitness.stations[0].camera == "mats" and cfg.drivers.cameras is not None
