@@ -38,7 +38,7 @@ import numpy as np
 if TYPE_CHECKING:
     import onnx
 
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 """Bumped whenever the produced graph changes, so set-up re-converts old files."""
 
 OPSET = 17
@@ -135,6 +135,7 @@ class _Converter:
         self.initializers: list[onnx.TensorProto] = []
         self.names: dict[int, dict[str, str]] = {}  # tensor -> {"nhwc"|"nchw": onnx value name}
         self._uid = 0
+        self._scalars: dict[float, str] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -158,6 +159,12 @@ class _Converter:
         name = self.fresh(hint)
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
+
+    def scalar(self, value: float) -> str:
+        """A shared float32 scalar initializer (Clip bounds), so 100 Clips do not add 200 copies."""
+        if value not in self._scalars:
+            self._scalars[value] = self.add_init("scalar", np.array(value, np.float32))
+        return self._scalars[value]
 
     def node(self, op_type: str, inputs: list[str], hint: str, **attrs: Any) -> str:
         """Append one node with one output; return the output's name."""
@@ -205,8 +212,7 @@ class _Converter:
             return self.node("Tanh", [name], "tanh")
         if fused in (_ACT_RELU6, _ACT_RELU_N1_TO_1):
             lo, hi = (0.0, 6.0) if fused == _ACT_RELU6 else (-1.0, 1.0)
-            bounds = [self.add_init("lo", np.array(lo, np.float32)), self.add_init("hi", np.array(hi, np.float32))]
-            return self.node("Clip", [name, *bounds], "clip")
+            return self.node("Clip", [name, self.scalar(lo), self.scalar(hi)], "clip")
         raise UnsupportedModel(f"{self.path.name}: fused activation {fused} not supported")
 
     def spatial_pads(self, t_in: int, kernel: tuple[int, int], strides: tuple[int, int],
@@ -342,8 +348,7 @@ class _Converter:
     def clip(self, op: _Op, lo: float, hi: float) -> None:
         """RELU6 / RELU_N1_TO_1 as Clip."""
         x, layout = self.any_layout(op.inputs[0])
-        bounds = [self.add_init("lo", np.array(lo, np.float32)), self.add_init("hi", np.array(hi, np.float32))]
-        self.set_out(op.outputs[0], self.node("Clip", [x, *bounds], f"clip{op.index}"), layout)
+        self.set_out(op.outputs[0], self.node("Clip", [x, self.scalar(lo), self.scalar(hi)], f"clip{op.index}"), layout)
 
     # ------------------------------------------------------------------ driver
 
