@@ -704,7 +704,7 @@
     // live part or the result
     $("fit-live").hidden = finished;
     $("fit-result").hidden = !finished;
-    if (finished) renderResult(st, s);
+    if (finished) { renderResult(st, s); $("fit-hint").hidden = true; }
     else renderLive(st, s);
     var start = $("fit-start"), stop = $("fit-stop");
     start.hidden = sessionActive(s);
@@ -1161,8 +1161,15 @@
         }).join("") + "</div>" +
       "</div>";
     if (!r) { box.innerHTML = top + '<div class="fit-empty"><div class="fit-empty-hint">' + esc(t("fit.loading")) + "</div></div>"; return; }
-    var items = r.items || [];
     var rows = (r.rows || []).slice().sort(function (a, b) { return labelCmp(a.label, b.label); });
+    // the items this class is tested on: measured by someone, or missing from someone's total
+    var used = {};
+    rows.forEach(function (row) {
+      Object.keys(row.items || {}).forEach(function (k) { used[k] = true; });
+      ((row.total || {}).missing || []).forEach(function (k) { used[k] = true; });
+    });
+    var items = (r.items || []).filter(function (it) { return used[itemId(it)]; });
+    if (!items.length) items = r.items || [];
     if (!rows.length) {
       box.innerHTML = top + '<div class="fit-empty"><div class="fit-empty-title">' + esc(t(r.failed ? "fit.loadFailed" : "fit.noResults")) + "</div></div>";
       return;
@@ -1181,6 +1188,8 @@
           var id = itemId(it);
           var v = (row.items || {})[id];
           var has = v && num(v.value) !== null;
+          var applies = has || ((row.total || {}).missing || []).indexOf(id) >= 0 || !(row.total && row.total.missing);
+          if (!applies) return '<td><span class="fit-na" title="' + esc(t("fit.notTested")) + '">/</span></td>';
           return '<td><button type="button" class="btn fit-cell" data-sid="' + esc(row.student_id) + '" data-item="' + esc(id) + '"' +
             (has ? ' data-source="' + esc(v.source || "") + '"' : ' data-empty="1"') + ">" +
             '<span class="fit-cell-v">' + esc(has ? itemValue(id, v.value) : "—") + "</span>" +
@@ -1190,7 +1199,7 @@
         '<td class="fit-td-total" data-complete="' + String(!incomplete) + '"><span class="fit-total">' + esc(fmtNum(tot.total)) + "</span>" +
           (incomplete ? '<span class="fit-missing">' + esc(t("fit.missing", { n: (tot.missing || []).length })) + "</span>" : "") + "</td>" +
         '<td><span class="fit-rating" data-rating="' + ratingKind(tot) + '"' + (incomplete ? ' data-incomplete="1"' : "") + ">" +
-          esc(ratingText(tot)) + (incomplete ? "*" : "") + "</span></td></tr>";
+          esc(ratingText(tot)) + (incomplete && ratingKind(tot) !== "none" ? "*" : "") + "</span></td></tr>";
     }).join("");
     var complete = rows.filter(function (x) { return x.total && x.total.complete; }).length;
     box.innerHTML = top +
@@ -1250,7 +1259,7 @@
     var bw = Math.min(90, (W - padL - 20) / n * 0.6);
     var step = (W - padL - 20) / n;
     var y = function (v) { return padT + (H - padT - padB) * (1 - Math.max(0, Math.min(120, v)) / 120); };
-    var grid = [60, 80, 90].map(function (g) {
+    var grid = [60, 90].map(function (g) {
       return '<line x1="' + padL + '" x2="' + (W - 10) + '" y1="' + y(g) + '" y2="' + y(g) + '" class="fit-ch-grid"/>' +
         '<text x="' + (padL - 6) + '" y="' + (y(g) + 5) + '" class="fit-ch-ax" text-anchor="end">' + g + "</text>";
     }).join("");
@@ -1307,7 +1316,8 @@
           (num(ad.lost_points) !== null ? " · " + esc(t("fit.lost", { n: fmtNum(ad.lost_points) })) : "") + "</span></div>" +
           (ad.reason_zh ? '<div class="fit-rx-reason">' + esc(ad.reason_zh) + "</div>" : "") +
           ((ad.exercises_zh || []).length ? '<ul class="fit-rx-ex">' + ad.exercises_zh.map(function (x) { return "<li>" + esc(x) + "</li>"; }).join("") + "</ul>" : "") +
-          (ad.target !== null && ad.target !== undefined ? '<div class="fit-rx-target">' + esc(t("fit.target", { v: itemValue(ad.item, ad.target), u: itemUnit(itemDefs[ad.item] || ad.item) })) + "</div>" : "") +
+          (typeof ad.target === "string" && ad.target ? '<div class="fit-rx-target">' + esc(ad.target) + "</div>" :
+            num(ad.target) !== null ? '<div class="fit-rx-target">' + esc(t("fit.target", { v: itemValue(ad.item, ad.target), u: itemUnit(itemDefs[ad.item] || ad.item) })) + "</div>" : "") +
           "</div>";
       }).join("") : '<div class="fit-none">' + esc(t("fit.noPrescription")) + "</div>");
     box.innerHTML =
