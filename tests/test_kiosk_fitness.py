@@ -1,7 +1,7 @@
 """Fitness counting (体测计数) on the teachers' kiosk in a real headless Chromium, against a real daemon.
 
 The daemon runs ``classroom run`` with one playground camera played from OpenCV's ``vtest.avi`` (real pedestrians
-the pose model finds), one squat station on it, and a grade-5 class seeded into the store (the PE roster, with
+the pose model finds) and one that never answers (the kiosk's banner names it), one squat station, and a grade-5 class seeded into the store (the PE roster, with
 last term's fitness tests). The walk: the station view shows the camera picture and the skeleton overlay, a
 student is picked, start counts down and the timer runs, stop shows the result, the teacher corrects the count
 and saves a clip; a new station is drawn on the picture (checked through the API) and deleted; the results table
@@ -71,7 +71,11 @@ class FitnessDaemon:
             "schema_version": 1,
             "device": {"data_dir": str(data_dir), "school": "示范小学", "classroom": "操场"},
             "api": {"port": self.port},
-            "drivers": {"cameras": {"sources": [{"id": "mats", "name": "垫子区", "url": str(VIDEO), "loop": True}]}},
+            "drivers": {"cameras": {"sources": [
+                {"id": "mats", "name": "垫子区", "url": str(VIDEO), "loop": True},
+                # a camera that never answers: the kiosk says which one and to call the technician
+                {"id": "gate", "name": "校门", "url": str(data_dir / "no-such-camera.mp4")},
+            ]}},
             "features": {"fitness": {
                 "enabled": True, "max_fps": 6.0, "test_seconds": 20, "countdown_s": 3,
                 "stations": [{"id": "mat-1", "name": "1号垫", "camera": "mats", "exercise": "squat",
@@ -181,6 +185,11 @@ def test_station_counts_a_student(browser: Any, fitness: FitnessDaemon, artifact
         assert page.evaluate("location.hash") == "#/fitness"
         page.wait_for_selector("#fit-station[data-station='mat-1']", timeout=SLOW)
         expect(page.locator(".fit-title")).to_have_text("体测计数")
+        # the dead camera is named, with whom to call
+        banner = page.locator("#fit-banner .fit-banner-line[data-camera='gate']")
+        expect(banner).to_be_visible(timeout=SLOW)
+        expect(banner).to_contain_text("校门")
+        expect(page.locator("#fit-banner")).to_contain_text("技术人员")
         # the picture refreshes a few times a second; the region and (with the pose models) skeletons are drawn
         page.wait_for_function("+document.getElementById('fit-img').dataset.frames >= 3", timeout=SLOW)
         if pose_models_ready():
@@ -387,6 +396,8 @@ def test_snapshot_is_loopback_only_and_state_names_the_camera(fitness: FitnessDa
     state = fitness.state()
     cam = next(c for c in state["cameras"] if c["camera"] == "mats")
     assert cam["name"] == "垫子区" and cam["snapshot"] is True
+    gate = next(c for c in state["cameras"] if c["camera"] == "gate")
+    assert gate["state"] in ("connecting", "reconnecting", "failed", "ended", "absent")
     started = time.monotonic()
     assert http_status(fitness.url + "/api/fitness/cameras/mats/snapshot.jpg") == 200
     assert time.monotonic() - started < 10
