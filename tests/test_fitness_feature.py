@@ -245,7 +245,7 @@ async def test_stopping_a_test_early_keeps_it_as_training(rig: Rig) -> None:
 
 
 async def test_hand_measurements_make_a_complete_total(rig: Rig) -> None:
-    _fit, _bus, _store, client = rig
+    fit, _bus, _store, client = rig
     state = await (await client.get("/api/fitness/state")).json()
     s = next(x for x in state["students"] if x["sex"] == "female")
     values = {"bmi": 17.0, "vital_capacity": 1900, "run_50m": 9.8, "sit_and_reach": 12.0, "rope_skip_1min": 130,
@@ -267,6 +267,15 @@ async def test_hand_measurements_make_a_complete_total(rig: Rig) -> None:
     expected = total_score("female", 5, values)
     assert row["total"]["complete"] is True and row["total"]["total"] == round(expected.total, 1)
     assert row["total"]["rating"] == expected.rating
+    # The prescription sets a re-test date 6 weeks on; the results table reminds the teacher once it has come.
+    from datetime import timedelta
+
+    today = fit.today()
+    assert row["retest_on"] == (today + timedelta(weeks=6)).isoformat() and row["retest_due"] is False
+    fit.today = lambda: today + timedelta(weeks=7)  # type: ignore[method-assign]
+    table = await (await client.get("/api/fitness/results")).json()
+    row = next(r for r in table["rows"] if r["student_id"] == s["student_id"])
+    assert row["retest_due"] is True and table["retest_due"] == 1
 
 
 async def test_newest_frame_is_analysed_and_stale_ones_dropped(rig: Rig) -> None:

@@ -1183,7 +1183,9 @@
       var incomplete = tot.complete === false;
       return '<tr data-sid="' + esc(row.student_id) + '"><td class="fit-td-stu"><button type="button" class="btn fit-stu" data-go="#/fitness/student/' +
         esc(encodeURIComponent(row.student_id)) + '">' + esc(row.label || row.student_id) + '<span class="fit-stu-sex">' +
-        esc(row.sex ? t("fit.sex." + row.sex) : "") + "</span></button></td>" +
+        esc(row.sex ? t("fit.sex." + row.sex) : "") + "</span>" +
+        (row.retest_due ? '<span class="fit-retest" data-retest="due">' + esc(t("fit.retestDue")) + "</span>" : "") +
+        "</button></td>" +
         items.map(function (it) {
           var id = itemId(it);
           var v = (row.items || {})[id];

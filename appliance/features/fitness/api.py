@@ -261,7 +261,10 @@ def add_routes(app: web.Application, fit: Fitness) -> None:
         class_id = request.query.get("class_id") or fit.class_id
         term = request.query.get("term") or term_of(fit.today())
         students = [s for s in fit.roster if s.class_id == class_id]
-        best = await store().run(lambda db: persist.best_measurements(db, [s.student_id for s in students], term))
+        ids = [s.student_id for s in students]
+        best, retests = await store().run(lambda db: (persist.best_measurements(db, ids, term),
+                                                      persist.retest_dates(db, ids)))
+        today = fit.today().isoformat()
         rows = []
         for s in students:
             info = fit.student_json(s)
@@ -269,8 +272,11 @@ def add_routes(app: web.Application, fit: Fitness) -> None:
             values = {k: v["value"] for k, v in items.items()}
             rows.append({"student_id": s.student_id, "label": s.label, "sex": s.sex, "grade": info["grade"],
                          "items": {k: {kk: vv for kk, vv in v.items() if kk != "grade"} for k, v in items.items()},
-                         "total": total_json(s.sex, info["grade"], values)})
-        return {"class_id": class_id, "term": term, "items": list(ITEMS), "rows": rows}
+                         "total": total_json(s.sex, info["grade"], values),
+                         "retest_on": retests.get(s.student_id),
+                         "retest_due": s.student_id in retests and retests[s.student_id] <= today})
+        return {"class_id": class_id, "term": term, "items": list(ITEMS), "rows": rows,
+                "retest_due": sum(r["retest_due"] for r in rows)}
 
     async def archive(request: web.Request) -> Any:
         student = fit.student(request.match_info["student_id"])

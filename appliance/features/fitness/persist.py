@@ -264,6 +264,15 @@ def load_prescription(db: sqlite_utils.Database, student_id: str) -> dict[str, A
     return json.loads(row[0]) if row else None
 
 
+def retest_dates(db: sqlite_utils.Database, student_ids: Sequence[str]) -> dict[str, str]:
+    """Each student's latest re-test date (ISO), from their newest prescription."""
+    if not student_ids:
+        return {}
+    rows = db.execute(f"SELECT student_id, retest_on, created_at FROM fit_prescriptions WHERE student_id IN"
+                      f" ({','.join('?' * len(student_ids))}) ORDER BY created_at", list(student_ids)).fetchall()
+    return {sid: retest for sid, retest, _at in rows}
+
+
 def recent_results(db: sqlite_utils.Database, limit: int = 50) -> list[dict[str, Any]]:
     ids = [r[0] for r in db.execute("SELECT result_id FROM fit_results ORDER BY started_at DESC LIMIT ?",
                                     [limit]).fetchall()]
