@@ -338,7 +338,7 @@ class DemoFitnessTeacher(Component):
     name = "demo_fitness_teacher"
     kind = "feature"
 
-    def __init__(self, url: str, session_s: float = 40.0) -> None:
+    def __init__(self, url: str, session_s: float = 30.0) -> None:
         self.url = url
         self.session_s = session_s
 
@@ -362,19 +362,19 @@ class DemoFitnessTeacher(Component):
                     async with http.post(self.url + f"/api/fitness/stations/{station['station_id']}/student",
                                          json={"student_id": students[n]}) as r:
                         await r.read()
-            while True:
+            while True:  # one station at a time, as one teacher runs them (and one camera at full pace)
                 for station in state["stations"]:
-                    async with http.post(self.url + f"/api/fitness/stations/{station['station_id']}/start",
+                    sid = station["station_id"]
+                    async with http.post(self.url + f"/api/fitness/stations/{sid}/start",
                                          json={"mode": "training"}) as r:
                         await r.read()
-                deadline = time.monotonic() + self.session_s
-                while time.monotonic() < deadline:
-                    ctx.heartbeat()
-                    await asyncio.sleep(2.0)
-                for station in state["stations"]:
-                    async with http.post(self.url + f"/api/fitness/stations/{station['station_id']}/stop") as r:
+                    deadline = time.monotonic() + self.session_s
+                    while time.monotonic() < deadline:
+                        ctx.heartbeat()
+                        await asyncio.sleep(2.0)
+                    async with http.post(self.url + f"/api/fitness/stations/{sid}/stop") as r:
                         await r.read()
-                await asyncio.sleep(3.0)
+                    await asyncio.sleep(3.0)
 
 
 register_scenario(

@@ -143,7 +143,8 @@ def test_pe_wall_alert_curve_and_report(browser: object, pe_demo: DemoProcess, a
         page.tap(".pe-navbtn[data-view='roster']")
         page.wait_for_selector(".pe-stu")
         assert not small_targets(page), small_targets(page)
-        expect(page.locator(".pe-classbtn")).to_have_count(2)
+        # demo-7-2 (the PE demo), demo-5-1 (the fitness demo's class, same school roster) and the import
+        expect(page.locator(".pe-classbtn")).to_have_count(3)
         expect(page.locator(".pe-classbtn[data-class='demo-7-2']")).to_have_attribute("aria-pressed", "true")
         page.tap(".pe-classbtn[data-class='demo-7-1']")
         expect(page.locator(".pe-stu")).to_have_count(3)

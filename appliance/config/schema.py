@@ -372,6 +372,11 @@ class FitnessFeatureConfig(Section):
     threads: int = Field(2, ge=1, le=16, description="CPU threads per pose model.")
     max_people: int = Field(4, ge=1, le=8, description="People tracked per camera.")
     max_fps: float = Field(15.0, gt=0, le=60, description="Frames analysed per camera per second, at most.")
+    idle_fps: float = Field(
+        2.0, gt=0, le=60,
+        description="Frames analysed per second on a camera with no session running (presence and skeletons "
+        "for the kiosk at a low rate, so an idle playground costs little CPU).",
+    )
     test_seconds: int = Field(60, ge=10, le=300, description="Length of a timed test (1-minute rope skipping, sit-ups).")
     countdown_s: int = Field(3, ge=0, le=10, description="Countdown after the start signal.")
     stations: list[FitnessStationConfig] = Field(default_factory=list, description="Stations to create at first start.")

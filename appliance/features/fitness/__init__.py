@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -114,7 +115,8 @@ class Fitness(Feature):
         analyzer_tasks = []
         for cam in self.cameras:
             analyzer = CameraAnalyzer(cam, self.tracker_factory, self.config.max_fps, self._on_poses,
-                                      clip_sink=self._clip_buffer(cam))
+                                      clip_sink=self._clip_buffer(cam), idle_fps=self.config.idle_fps,
+                                      busy=partial(self.camera_busy, cam))
             self.analyzers[cam] = analyzer
             if self.pose_error is None:
                 analyzer_tasks.append(asyncio.create_task(analyzer.run(), name=f"fitness-{cam}"))
@@ -226,6 +228,11 @@ class Fitness(Feature):
                 camera=frame.camera, width=frame.width, height=frame.height, people=people,
                 stations=[{"station_id": s.station_id, "present": self._present.get(s.station_id, False),
                            "session": self._session_json(s.station_id, now)} for s in stations]))
+
+    def camera_busy(self, camera: str) -> bool:
+        """A session (or its countdown) runs at a station on this camera: analyse at the full pace."""
+        return any(s.state != "finished" and self.stations.get(sid) is not None
+                   and self.stations[sid].camera == camera for sid, s in self.sessions.items())
 
     def _session_json(self, station_id: str, now: float | None = None) -> dict[str, Any] | None:
         session = self.sessions.get(station_id)

@@ -60,11 +60,15 @@ class CameraAnalyzer:
     def __init__(
         self, camera: str, tracker_factory: Callable[[], Tracker], max_fps: float,
         on_poses: Callable[[CameraFrame, Sequence[Any]], None], clip_sink: FrameSink | None = None,
+        idle_fps: float | None = None, busy: Callable[[], bool] | None = None,
     ) -> None:
         self.camera = camera
         self._tracker_factory = tracker_factory
         self._tracker: Tracker | None = None
         self.min_interval = 1.0 / max_fps
+        # While nobody is being counted on this camera, a slower pace is enough for presence and skeletons.
+        self.idle_interval = 1.0 / idle_fps if idle_fps else self.min_interval
+        self.busy = busy or (lambda: True)
         self.on_poses = on_poses
         self.clip_sink = clip_sink
         self.stats = CameraStats()
@@ -100,8 +104,9 @@ class CameraAnalyzer:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                wait = last_start + self.min_interval - time.monotonic()
-                if wait > 0:  # over max_fps: let newer frames replace this one meanwhile
+                interval = self.min_interval if self.busy() else max(self.min_interval, self.idle_interval)
+                wait = last_start + interval - time.monotonic()
+                if wait > 0:  # over the pace: let newer frames replace this one meanwhile
                     await asyncio.sleep(wait)
                 frame, self._pending = self._pending, None
                 if frame is None:
