@@ -305,3 +305,24 @@ async def test_station_api_validates_and_names_the_field(rig: Rig) -> None:
         assert r.status == 400 and field in (await r.json())["error"]
     r = await client.get("/api/fitness/cameras/mats/snapshot.jpg")
     assert r.status == 404  # no frame yet
+
+
+async def test_idle_camera_is_analysed_slowly_and_a_session_at_full_pace(rig: Rig) -> None:
+    fit, bus, _store, client = rig
+    analyzer = fit.analyzers["mats"]
+
+    async def stream(seconds: float) -> int:
+        before = analyzer.stats.analysed
+        end = time.monotonic() + seconds
+        seq = 5000 + analyzer.stats.frames_in
+        while time.monotonic() < end:
+            seq += 1
+            bus.publish(frame(seq, time.monotonic()))
+            await asyncio.sleep(1 / 30)
+        return analyzer.stats.analysed - before
+
+    idle = await stream(1.5)
+    await client.post("/api/fitness/stations/mat-1/start", json={"mode": "training"})
+    busy = await stream(1.5)
+    assert idle <= 5, idle  # idle_fps = 2
+    assert busy >= 3 * max(idle, 1), (idle, busy)
