@@ -333,7 +333,7 @@ def test_missing_items_mark_incomplete() -> None:
 
 def test_secondary_tables_not_encoded_are_reported() -> None:
     with pytest.raises(TableNotEncodedError, match="Table not encoded"):
-        score_item("run_1000m", "male", 8, 240)
+        score_item("run_1000m", "male", 7, 240)
     with pytest.raises(TableNotEncodedError, match="Table not encoded"):
         score_item("pull_up", "male", 8, 10)
     with pytest.raises(TableNotEncodedError, match="Table not encoded"):
@@ -528,8 +528,8 @@ def test_total_grades_7_9_fixture(tmp_path: Path) -> None:
     std = load_standard(_synthetic_fixture(tmp_path))
     # 初二男: BMI 20.0 正常 → 15; 肺活量 3200 (表1-3 初二 80分) → 12; 50m 7.9 (表1-5 初二 80分) → 16;
     # 坐位体前屈 13.7 (表1-7 初二 85分) → 8.5; 立定跳远 202 (初二 76分) → 7.6; 引体向上 103 (synthetic
-    # 100分) → 10, +3 → 3 bonus; 1000m 2 s faster than the synthetic 100 time → 20, bonus 0 (needs 4 s);
-    # then 8 s faster → 2.
+    # 100分) → 10, +3 → 3 bonus (表2-3: 1 per rep); 1000m 3'48" = 228 s, 2 s faster than 初二 100分 3'50"
+    # → 20, bonus 0 (表2-5 needs 4 s); then 3'42" = 222 s, 8 s faster → 2.
     values = {
         "bmi": 20.0,
         "vital_capacity": 3200,
@@ -537,13 +537,13 @@ def test_total_grades_7_9_fixture(tmp_path: Path) -> None:
         "sit_and_reach": 13.7,
         "standing_long_jump": 202,
         "pull_up": 103,
-        "run_1000m": 8,
+        "run_1000m": 228,
     }
     t = total_score("male", 8, values, standard=std)
     assert t.complete
     assert t.standard == 89.1
     assert t.bonus == 3
-    t = total_score("male", 8, {**values, "run_1000m": 2}, standard=std)
+    t = total_score("male", 8, {**values, "run_1000m": 222}, standard=std)
     assert t.bonus == 3 + 2 and t.total == 94.1 and t.rating == "优秀"
 
 
@@ -551,7 +551,7 @@ def test_total_grades_10_12_fixture(tmp_path: Path) -> None:
     std = load_standard(_synthetic_fixture(tmp_path))
     # 高二女: BMI 24.0 超重 (表1-2 高二 23.3~25.4) 80 → 12; 肺活量 2450 (表1-4 高二 72分) → 10.8;
     # 50m 7.9 (表1-6 高二 90分) → 18; 坐位体前屈 55 (synthetic 70分) → 7; 立定跳远 30 (synthetic 60分) → 6;
-    # 仰卧起坐 14 (高二 10分) → 1; 800m 30 (slower than the synthetic 10-point time 29) → 0. 标准分 54.8, 不及格.
+    # 仰卧起坐 14 (高二 10分) → 1; 800m 5'30" = 330 s (slower than 高二 10分 5'28") → 0. 标准分 54.8, 不及格.
     values = {
         "bmi": 24.0,
         "vital_capacity": 2450,
@@ -559,8 +559,97 @@ def test_total_grades_10_12_fixture(tmp_path: Path) -> None:
         "sit_and_reach": 55,
         "standing_long_jump": 30,
         "sit_up_1min": 14,
-        "run_800m": 30,
+        "run_800m": 330,
     }
     t = total_score("female", 11, values, standard=std)
     assert t.complete and t.standard == 54.8 and t.bonus == 0
     assert (t.rating, t.rating_en) == ("不及格", "fail")
+
+
+# --- 耐力跑 初二/高中 and 初二 女仰卧起坐: settled by a third copy (jigu1688/sporttools annex CSVs) ---
+
+
+@pytest.mark.parametrize(
+    ("item", "sex", "grade", "value", "expected"),
+    [
+        # 表1-15 男生1000米 初二: 100=3'50" (230), 80=4'15" (255), 60=5'05" (305), 10=6'45" (405)
+        ("run_1000m", "male", 8, 230, 100),
+        ("run_1000m", "male", 8, 255, 80),
+        ("run_1000m", "male", 8, 305, 60),
+        ("run_1000m", "male", 8, 405, 10),
+        # 高一: 100=3'30" (210), 80=3'55" (235), 60=4'45" (285), 40=5'25" (325, the disputed cell), 10=6'25" (385)
+        ("run_1000m", "male", 10, 210, 100),
+        ("run_1000m", "male", 10, 235, 80),
+        ("run_1000m", "male", 10, 285, 60),
+        ("run_1000m", "male", 10, 325, 40),
+        ("run_1000m", "male", 10, 326, 30),
+        ("run_1000m", "male", 10, 385, 10),
+        # 高二: 100=3'25" (205), 80=3'50" (230), 60=4'40" (280), 10=6'20" (380)
+        ("run_1000m", "male", 11, 205, 100),
+        ("run_1000m", "male", 11, 230, 80),
+        ("run_1000m", "male", 11, 280, 60),
+        ("run_1000m", "male", 11, 380, 10),
+        # 高三: 100=3'20" (200), 80=3'45" (225), 60=4'35" (275), 10=6'15" (375)
+        ("run_1000m", "male", 12, 200, 100),
+        ("run_1000m", "male", 12, 225, 80),
+        ("run_1000m", "male", 12, 275, 60),
+        ("run_1000m", "male", 12, 375, 10),
+        # 表1-16 女生800米 初二: 100=3'30" (210), 80=4'00" (240), 60=4'50" (290), 10=5'40" (340)
+        ("run_800m", "female", 8, 210, 100),
+        ("run_800m", "female", 8, 240, 80),
+        ("run_800m", "female", 8, 290, 60),
+        ("run_800m", "female", 8, 340, 10),
+        # 高一: 100=3'24" (204), 95=3'30" (210, the disputed cell), 80=3'50" (230), 60=4'40" (280), 10=5'30" (330)
+        ("run_800m", "female", 10, 204, 100),
+        ("run_800m", "female", 10, 210, 95),
+        ("run_800m", "female", 10, 230, 80),
+        ("run_800m", "female", 10, 280, 60),
+        ("run_800m", "female", 10, 330, 10),
+        # 高二: 100=3'22" (202), 95=3'28" (208), 80=3'48" (228), 60=4'38" (278), 10=5'28" (328)
+        ("run_800m", "female", 11, 202, 100),
+        ("run_800m", "female", 11, 208, 95),
+        ("run_800m", "female", 11, 228, 80),
+        ("run_800m", "female", 11, 278, 60),
+        ("run_800m", "female", 11, 328, 10),
+        # 高三: 100=3'20" (200), 80=3'46" (226), 60=4'36" (276), 10=5'26" (326)
+        ("run_800m", "female", 12, 200, 100),
+        ("run_800m", "female", 12, 226, 80),
+        ("run_800m", "female", 12, 276, 60),
+        ("run_800m", "female", 12, 326, 10),
+    ],
+)
+def test_endurance_runs_settled_by_third_copy(item: str, sex: str, grade: int, value: float, expected: int) -> None:
+    assert score_item(item, sex, grade, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    # 表1-14 女生一分钟仰卧起坐 初二: 100=51, 80=41, 60=21, 10=11
+    [(51, 100), (41, 80), (21, 60), (11, 10), (10, 0)],
+)
+def test_grade_8_sit_up_female(value: float, expected: int) -> None:
+    assert score_item("sit_up_1min", "female", 8, value) == expected
+
+
+def test_grade_8_bonus_rows() -> None:
+    # 表2-5 男生1000米 加分 (初二, beyond 3'50" = 230 s): +1 at 4 s, +5 at 20 s, +6 at 23 s, +10 at 35 s
+    assert bonus_points("run_1000m", "male", 8, 227) == 0
+    assert bonus_points("run_1000m", "male", 8, 226) == 1
+    assert bonus_points("run_1000m", "male", 8, 210) == 5
+    assert bonus_points("run_1000m", "male", 8, 207) == 6
+    assert bonus_points("run_1000m", "male", 8, 195) == 10
+    assert bonus_points("run_1000m", "male", 8, 150) == 10
+    # 表2-6 女生800米 加分 (初二, beyond 3'30" = 210 s): 5 s per point, +10 at 50 s
+    assert bonus_points("run_800m", "female", 8, 206) == 0
+    assert bonus_points("run_800m", "female", 8, 205) == 1
+    assert bonus_points("run_800m", "female", 8, 185) == 5
+    assert bonus_points("run_800m", "female", 8, 160) == 10
+    # 高中 耐力跑 and 初二 仰卧起坐 加分 stay unencoded (one copy only / copies disagree)
+    with pytest.raises(TableNotEncodedError, match="bonus"):
+        bonus_points("run_1000m", "male", 10, 200)
+    with pytest.raises(TableNotEncodedError, match="bonus"):
+        bonus_points("sit_up_1min", "female", 8, 60)
+    std = load_standard()
+    for item, sex in (("run_1000m", "male"), ("run_800m", "female"), ("sit_up_1min", "female")):
+        for grade in (7, 9):
+            assert (item, sex, grade) in std.not_encoded
