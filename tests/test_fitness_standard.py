@@ -337,7 +337,7 @@ def test_secondary_tables_not_encoded_are_reported() -> None:
     with pytest.raises(TableNotEncodedError, match="Table not encoded"):
         score_item("pull_up", "male", 8, 10)
     with pytest.raises(TableNotEncodedError, match="Table not encoded"):
-        score_item("standing_long_jump", "female", 10, 180)
+        score_item("standing_long_jump", "female", 11, 180)
     # The 高中 引体向上 table is encoded, its 加分 table is not: a 100-point result cannot be totalled.
     with pytest.raises(TableNotEncodedError, match="bonus"):
         bonus_points("pull_up", "male", 10, 20)
@@ -550,13 +550,13 @@ def test_total_grades_7_9_fixture(tmp_path: Path) -> None:
 def test_total_grades_10_12_fixture(tmp_path: Path) -> None:
     std = load_standard(_synthetic_fixture(tmp_path))
     # 高二女: BMI 24.0 超重 (表1-2 高二 23.3~25.4) 80 → 12; 肺活量 2450 (表1-4 高二 72分) → 10.8;
-    # 50m 7.9 (表1-6 高二 90分) → 18; 坐位体前屈 55 (synthetic 70分) → 7; 立定跳远 30 (synthetic 60分) → 6;
+    # 50m 7.9 (表1-6 高二 90分) → 18; 坐位体前屈 11.5 (表1-8 高二 70分) → 7; 立定跳远 30 (synthetic 60分) → 6;
     # 仰卧起坐 14 (高二 10分) → 1; 800m 5'30" = 330 s (slower than 高二 10分 5'28") → 0. 标准分 54.8, 不及格.
     values = {
         "bmi": 24.0,
         "vital_capacity": 2450,
         "run_50m": 7.9,
-        "sit_and_reach": 55,
+        "sit_and_reach": 11.5,
         "standing_long_jump": 30,
         "sit_up_1min": 14,
         "run_800m": 330,
@@ -653,3 +653,31 @@ def test_grade_8_bonus_rows() -> None:
     for item, sex in (("run_1000m", "male"), ("run_800m", "female"), ("sit_up_1min", "female")):
         for grade in (7, 9):
             assert (item, sex, grade) in std.not_encoded
+
+
+@pytest.mark.parametrize(
+    ("item", "grade", "value", "expected"),
+    [
+        # 表1-8 女生坐位体前屈 高一: 100=24.2, 80=17.4, 60=4.4, 10=0.4; 高二 100=24.8, 60=5.0; 高三 80=18.5, 10=1.5
+        ("sit_and_reach", 10, 24.2, 100),
+        ("sit_and_reach", 10, 17.4, 80),
+        ("sit_and_reach", 10, 4.4, 60),
+        ("sit_and_reach", 10, 0.4, 10),
+        ("sit_and_reach", 11, 24.8, 100),
+        ("sit_and_reach", 11, 5.0, 60),
+        ("sit_and_reach", 12, 18.5, 80),
+        ("sit_and_reach", 12, 1.5, 10),
+        # 表1-12 女生立定跳远 高一: 100=204, 80=178, 60=148, 50=143, 10=123; 高三 100=206, 80=180, 60=150, 10=125
+        ("standing_long_jump", 10, 204, 100),
+        ("standing_long_jump", 10, 178, 80),
+        ("standing_long_jump", 10, 148, 60),
+        ("standing_long_jump", 10, 143, 50),
+        ("standing_long_jump", 10, 123, 10),
+        ("standing_long_jump", 12, 206, 100),
+        ("standing_long_jump", 12, 180, 80),
+        ("standing_long_jump", 12, 150, 60),
+        ("standing_long_jump", 12, 125, 10),
+    ],
+)
+def test_senior_female_flexibility_and_jump(item: str, grade: int, value: float, expected: int) -> None:
+    assert score_item(item, "female", grade, value) == expected
