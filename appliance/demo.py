@@ -323,13 +323,38 @@ def _prepare_fitness(opts: DemoOptions) -> None:
     for cam, name in FITNESS_VIDEOS.items():
         path = opts.data_dir / name
         if not path.exists():
-            render_exercise_video(path, seed=7, fps=15, plan=plans[cam])
+            _render_cached(path, plans[cam], render_exercise_video)
     store = Store(opts.data_dir / "classroom.db")
     try:
         store.call(lambda db: seed_demo_class(db, [], students=30, class_id=FITNESS_CLASS))
         store.call(lambda db: seed_demo_archive(db, FITNESS_CLASS, date.today()))
     finally:
         store.close()
+
+
+def _render_cached(path: Path, plan: tuple[Any, ...], render: Callable[..., Any]) -> None:
+    """Render once per plan and generator version into the user's cache; every later demo copies it (~3 s saved)."""
+    import hashlib
+    import os
+    import shutil
+
+    import appliance.demo_media.exerciser as generator
+
+    key = hashlib.sha256(repr((plan, 7, 15)).encode() + Path(generator.__file__).read_bytes()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "classroom-edge" / "demo-media"
+    cached = cache / f"{path.stem}-{key}{path.suffix}"
+    if not cached.exists():
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = cache / f".{cached.name}.{os.getpid()}.tmp{path.suffix}"
+            render(tmp, seed=7, fps=15, plan=plan)
+            tmp.with_suffix(".json").replace(cached.with_suffix(".json"))
+            tmp.replace(cached)
+        except OSError:  # no writable cache (a read-only home): render straight into the demo's folder
+            render(path, seed=7, fps=15, plan=plan)
+            return
+    shutil.copyfile(cached, path)
+    shutil.copyfile(cached.with_suffix(".json"), path.with_suffix(".json"))
 
 
 class DemoFitnessTeacher(Component):
