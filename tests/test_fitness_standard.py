@@ -348,19 +348,20 @@ def test_secondary_tables_not_encoded_are_reported() -> None:
 
 
 def test_grade_8_tables_encoded_and_grade_7_9_still_reported() -> None:
-    # 初二: 肺活量, 女50米, 坐位体前屈, 立定跳远 are encoded (two agreeing copies); 初一/初三 are not.
+    # 初二: 肺活量, 女50米, 坐位体前屈, 立定跳远 are encoded (two agreeing copies); 初一 is not, and 初三
+    # only for 坐位体前屈 and 立定跳远 (the 山东潍坊 calculator has no 肺活量 / 50米).
     std = load_standard()
-    for item, sex in (
-        ("vital_capacity", "male"),
-        ("vital_capacity", "female"),
-        ("run_50m", "female"),
-        ("sit_and_reach", "male"),
-        ("sit_and_reach", "female"),
-        ("standing_long_jump", "male"),
-        ("standing_long_jump", "female"),
+    for item, sex, unencoded in (
+        ("vital_capacity", "male", (7, 9)),
+        ("vital_capacity", "female", (7, 9)),
+        ("run_50m", "female", (7, 9)),
+        ("sit_and_reach", "male", (7,)),
+        ("sit_and_reach", "female", (7,)),
+        ("standing_long_jump", "male", (7,)),
+        ("standing_long_jump", "female", (7,)),
     ):
         assert (item, sex, 8) in std.tables and (item, sex, 8) not in std.not_encoded
-        for grade in (7, 9):
+        for grade in unencoded:
             assert (item, sex, grade) in std.not_encoded
             with pytest.raises(TableNotEncodedError, match="Table not encoded"):
                 score_item(item, sex, grade, 1)
@@ -651,8 +652,8 @@ def test_grade_8_bonus_rows() -> None:
         bonus_points("sit_up_1min", "female", 8, 60)
     std = load_standard()
     for item, sex in (("run_1000m", "male"), ("run_800m", "female"), ("sit_up_1min", "female")):
-        for grade in (7, 9):
-            assert (item, sex, grade) in std.not_encoded
+        assert (item, sex, 7) in std.not_encoded
+        assert (item, sex, 9) in std.tables
 
 
 @pytest.mark.parametrize(
@@ -681,3 +682,107 @@ def test_grade_8_bonus_rows() -> None:
 )
 def test_senior_female_flexibility_and_jump(item: str, grade: int, value: float, expected: int) -> None:
     assert score_item(item, "female", grade, value) == expected
+
+
+# --- 初三 (grade 9): jigu1688/sporttools annex CSVs and the 山东潍坊中考 calculator agree cell by cell ---
+
+
+@pytest.mark.parametrize(
+    ("item", "sex", "value", "expected"),
+    [
+        # 表1-7 男生坐位体前屈 初三: 100=21.6, 80=13.8, 60=-0.2, 10=-6.2
+        ("sit_and_reach", "male", 21.6, 100),
+        ("sit_and_reach", "male", 13.8, 80),
+        ("sit_and_reach", "male", -0.2, 60),
+        ("sit_and_reach", "male", -6.2, 10),
+        ("sit_and_reach", "male", -6.3, 0),
+        # 表1-8 女生坐位体前屈 初三: 100=23.5, 80=16.7, 60=3.7, 10=-0.3
+        ("sit_and_reach", "female", 23.5, 100),
+        ("sit_and_reach", "female", 16.7, 80),
+        ("sit_and_reach", "female", 3.7, 60),
+        ("sit_and_reach", "female", -0.3, 10),
+        # 表1-11 男生立定跳远 初三: 100=250, 80=225, 60=185, 10=160
+        ("standing_long_jump", "male", 250, 100),
+        ("standing_long_jump", "male", 225, 80),
+        ("standing_long_jump", "male", 185, 60),
+        ("standing_long_jump", "male", 160, 10),
+        ("standing_long_jump", "male", 159, 0),
+        # 表1-12 女生立定跳远 初三: 100=202, 80=176, 60=146, 10=121
+        ("standing_long_jump", "female", 202, 100),
+        ("standing_long_jump", "female", 176, 80),
+        ("standing_long_jump", "female", 146, 60),
+        ("standing_long_jump", "female", 121, 10),
+        # 表1-14 女生一分钟仰卧起坐 初三: 100=52, 80=42, 60=22, 10=12
+        ("sit_up_1min", "female", 52, 100),
+        ("sit_up_1min", "female", 42, 80),
+        ("sit_up_1min", "female", 22, 60),
+        ("sit_up_1min", "female", 12, 10),
+        ("sit_up_1min", "female", 11, 0),
+        # 表1-15 男生1000米 初三: 100=3'40" (220), 80=4'05" (245), 60=4'55" (295), 10=6'35" (395)
+        ("run_1000m", "male", 220, 100),
+        ("run_1000m", "male", 245, 80),
+        ("run_1000m", "male", 295, 60),
+        ("run_1000m", "male", 395, 10),
+        ("run_1000m", "male", 396, 0),
+        # 表1-16 女生800米 初三: 100=3'25" (205), 80=3'55" (235), 60=4'45" (285), 10=5'35" (335)
+        ("run_800m", "female", 205, 100),
+        ("run_800m", "female", 235, 80),
+        ("run_800m", "female", 285, 60),
+        ("run_800m", "female", 335, 10),
+    ],
+)
+def test_grade_9_rows(item: str, sex: str, value: float, expected: int) -> None:
+    assert score_item(item, sex, 9, value) == expected
+
+
+def test_grade_9_bonus_rows() -> None:
+    # 表2-4 女生仰卧起坐 加分 (初三, beyond 52): +2 → 1, +4 → 2, +6 → 3, +7 → 4, +13 → 10
+    assert bonus_points("sit_up_1min", "female", 9, 53) == 0
+    assert bonus_points("sit_up_1min", "female", 9, 54) == 1
+    assert bonus_points("sit_up_1min", "female", 9, 56) == 2
+    assert bonus_points("sit_up_1min", "female", 9, 58) == 3
+    assert bonus_points("sit_up_1min", "female", 9, 59) == 4
+    assert bonus_points("sit_up_1min", "female", 9, 65) == 10
+    assert bonus_points("sit_up_1min", "female", 9, 80) == 10
+    # 表2-5 男生1000米 加分 (初三, beyond 3'40" = 220 s): +1 at 4 s, +5 at 20 s, +6 at 23 s, +10 at 35 s
+    assert bonus_points("run_1000m", "male", 9, 217) == 0
+    assert bonus_points("run_1000m", "male", 9, 216) == 1
+    assert bonus_points("run_1000m", "male", 9, 200) == 5
+    assert bonus_points("run_1000m", "male", 9, 197) == 6
+    assert bonus_points("run_1000m", "male", 9, 185) == 10
+    # 表2-6 女生800米 加分 (初三, beyond 3'25" = 205 s): 5 s per point, +10 at 50 s
+    assert bonus_points("run_800m", "female", 9, 201) == 0
+    assert bonus_points("run_800m", "female", 9, 200) == 1
+    assert bonus_points("run_800m", "female", 9, 180) == 5
+    assert bonus_points("run_800m", "female", 9, 155) == 10
+    # 初三 引体向上: the two copies disagree at 78/76/74/72, so the base table (and its bonus) cannot be scored.
+    std = load_standard()
+    assert ("pull_up", "male", 9) in std.not_encoded
+    with pytest.raises(TableNotEncodedError, match="Table not encoded"):
+        bonus_points("pull_up", "male", 9, 20)
+    # 初一 and 高中 加分 stay unencoded (one copy only).
+    with pytest.raises(TableNotEncodedError, match="bonus"):
+        bonus_points("run_800m", "female", 10, 190)
+
+
+def test_grade_9_total_female(tmp_path: Path) -> None:
+    # 初三女 on the bundled tables where encoded, synthetic 肺活量/50米 (see _synthetic_fixture): BMI 20.0 正常 → 15;
+    # 肺活量 80 (synthetic 80分) → 12; 50m 14 (synthetic 80分) → 16; 坐位体前屈 16.7 (80分) → 8;
+    # 立定跳远 176 (80分) → 8; 仰卧起坐 56 = 100 → 10, +4 → 2 bonus; 800m 235 s (80分) → 16. 85.0 + 2 = 87.0 良好.
+    std = load_standard(_synthetic_fixture(tmp_path))
+    t = total_score(
+        "female",
+        9,
+        {
+            "bmi": 20.0,
+            "vital_capacity": 80,
+            "run_50m": 14,
+            "sit_and_reach": 16.7,
+            "standing_long_jump": 176,
+            "sit_up_1min": 56,
+            "run_800m": 235,
+        },
+        standard=std,
+    )
+    assert t.complete and t.standard == 85.0 and t.bonus == 2 and t.total == 87.0
+    assert t.rating == "良好"
