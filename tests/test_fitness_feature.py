@@ -326,3 +326,20 @@ async def test_idle_camera_is_analysed_slowly_and_a_session_at_full_pace(rig: Ri
     busy = await stream(1.5)
     assert idle <= 5, idle  # idle_fps = 2
     assert busy >= 3 * max(idle, 1), (idle, busy)
+
+
+def test_only_the_box_itself_may_see_camera_pictures() -> None:
+    from unittest import mock
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from appliance.features.fitness.api import is_loopback
+
+    def request_from(peer: str) -> web.Request:
+        transport = mock.Mock()
+        transport.get_extra_info.side_effect = lambda key, default=None: (peer, 50000) if key == "peername" else default
+        return make_mocked_request("GET", "/api/fitness/cameras/mats/snapshot.jpg", transport=transport)
+
+    assert is_loopback(request_from("127.0.0.1")) and is_loopback(request_from("::1"))
+    assert not is_loopback(request_from("192.168.1.23"))  # a tablet on the school Wi-Fi
+    assert not is_loopback(request_from("not-an-address"))
