@@ -343,3 +343,17 @@ def test_only_the_box_itself_may_see_camera_pictures() -> None:
     assert is_loopback(request_from("127.0.0.1")) and is_loopback(request_from("::1"))
     assert not is_loopback(request_from("192.168.1.23"))  # a tablet on the school Wi-Fi
     assert not is_loopback(request_from("not-an-address"))
+
+
+async def test_a_grade_set_by_hand_wins_and_can_be_cleared(rig: Rig) -> None:
+    _fit, _bus, store, client = rig
+    state = await (await client.get("/api/fitness/state")).json()
+    sid = state["students"][0]["student_id"]
+    r = await client.post(f"/api/fitness/students/{sid}/grade", json={"grade": 4, "by": "王老师"})
+    assert (await r.json())["grade"] == 4 and (await r.json())["grade_source"] == "set"
+    r = await client.post(f"/api/fitness/students/{sid}/grade", json={"grade": 13})
+    assert r.status == 400 and "grade" in (await r.json())["error"]
+    r = await client.post(f"/api/fitness/students/{sid}/grade", json={"grade": None})
+    assert (await r.json())["grade"] == 5 and (await r.json())["grade_source"] == "class"
+    audit = store.call(lambda db: db.execute("SELECT actor FROM audit_log WHERE action = 'fitness.grade'").fetchall())
+    assert [a[0] for a in audit] == ["王老师", "teacher"]

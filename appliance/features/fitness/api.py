@@ -294,6 +294,18 @@ def add_routes(app: web.Application, fit: Fitness) -> None:
         return {"student_id": student.student_id, "label": student.label, "sex": student.sex,
                 "grade": fit.student_json(student)["grade"], "terms": terms, "prescription": pres}
 
+    async def student_grade(request: web.Request) -> Any:
+        student = fit.student(request.match_info["student_id"])
+        if student is None:
+            raise FitnessError(404, "no such student")
+        data = await body(request)
+        grade = data.get("grade")
+        if grade is not None and (not isinstance(grade, int) or isinstance(grade, bool) or not 1 <= grade <= 12):
+            raise FitnessError(400, "grade: a whole number from 1 (一年级) to 12 (高三), or null to derive it again")
+        await store().run(lambda db: persist.set_grade(db, student.student_id, grade, actor(data)))
+        await fit.reload()
+        return fit.student_json(student)
+
     # -- clips ---------------------------------------------------------------------------------------
     async def save_clip(request: web.Request) -> Any:
         if not fit.config.clips:
@@ -343,6 +355,7 @@ def add_routes(app: web.Application, fit: Fitness) -> None:
     r.add_post("/api/fitness/measurements", h(measurement))
     r.add_get("/api/fitness/results", h(results))
     r.add_get("/api/fitness/students/{student_id}/archive", h(archive))
+    r.add_post("/api/fitness/students/{student_id}/grade", h(student_grade))
     r.add_get("/api/fitness/clips", h(clips))
 
 

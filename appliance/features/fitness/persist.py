@@ -136,6 +136,16 @@ def load_set_grades(db: sqlite_utils.Database) -> dict[str, int]:
     return {r[0]: r[1] for r in db.execute("SELECT student_id, grade FROM fit_grades").fetchall()}
 
 
+def set_grade(db: sqlite_utils.Database, student_id: str, grade: int | None, actor: str) -> None:
+    """A grade set by hand (a child who repeated a year, a class id without the grade in it); None clears it."""
+    if grade is None:
+        db.execute("DELETE FROM fit_grades WHERE student_id = ?", [student_id])
+    else:
+        db.execute("INSERT INTO fit_grades (student_id, grade) VALUES (?, ?) ON CONFLICT (student_id)"
+                   " DO UPDATE SET grade = excluded.grade", [student_id, grade])
+    audit_row(db, actor, "fitness.grade", f"student={student_id} grade={grade}")
+
+
 # -- results and measurements -------------------------------------------------------------------------
 def _add(outbox: RecordSink | None, db: sqlite_utils.Database, kind: str, payload: dict[str, Any]) -> None:
     if outbox is None:
