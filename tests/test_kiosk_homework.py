@@ -135,9 +135,12 @@ def walk(browser: Any, base: str, shots: Path, *, picture: Path | None, collect_
             try:  # every pen finishes by itself, or the teacher collects after a while
                 page.wait_for_function("location.hash.endsWith('/results')", timeout=collect_after_s * 1000)
             except sync_api.TimeoutError:
-                page.tap("#hw-live-close")
-                expect(page.locator("#hw-live-close")).to_have_class("btn hw-big hw-close is-armed")
-                page.tap("#hw-live-close")
+                # The class may have finished on its own just now (the collect button is gone then): only a
+                # still-open assignment is collected by the teacher.
+                if page.locator("#hw-live-close").is_visible():
+                    page.tap("#hw-live-close")
+                    expect(page.locator("#hw-live-close")).to_have_class("btn hw-big hw-close is-armed")
+                    page.tap("#hw-live-close")
                 page.wait_for_function("location.hash.endsWith('/results')", timeout=60_000)
         expect(page.locator(".hw-qbar").first).to_be_visible(timeout=30_000)
 

@@ -1057,8 +1057,11 @@ class TechnicianApp(App[int]):
         return max(0.0, ts - ack) + max(0.0, time.monotonic() - self._sync_received_mono)
 
     def _render_sync(self) -> None:
-        header = self.query_one("#sync-link", Static)
-        table = self.query_one("#sync-table", DataTable)
+        try:
+            header = self.query_one("#sync-link", Static)
+            table = self.query_one("#sync-table", DataTable)
+        except NoMatches:  # the app is shutting down (a sync answer arrived after its widgets were removed)
+            return
         info = self.sync_info
         if info is None:
             header.update(Text(f"Sync status not available: {self.sync_error}", style="bold red")
