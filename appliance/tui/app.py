@@ -27,7 +27,7 @@ import os
 import time
 import unicodedata
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
 from rich.segment import Segment
@@ -508,6 +508,36 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 # --------------------------------------------------------------------------- the app
+class RedrawThrottle:
+    """Draw a tab now, or once ``min_s`` after its last draw: a tab fed by a stream of events (45 pens, every
+    band adapter report) redraws at most 1/``min_s`` times a second, and the last event is never left undrawn."""
+
+    def __init__(self, app: App[Any], draw: Callable[[], None], min_s: float) -> None:
+        self._app = app
+        self._draw = draw
+        self.min_s = min_s
+        self._last = 0.0
+        self._pending = False
+        self.renders = 0  # how many times the tab was drawn (the throttle's tests look)
+
+    def request(self) -> None:
+        wait = self._last + self.min_s - time.monotonic()
+        if wait <= 0:
+            self.draw()
+        elif not self._pending:
+            self._pending = True
+            self._app.set_timer(wait, self._deferred)
+
+    def _deferred(self) -> None:
+        self._pending = False
+        self.draw()
+
+    def draw(self) -> None:
+        self._last = time.monotonic()
+        self.renders += 1
+        self._draw()
+
+
 class TechnicianApp(App[int]):
     """Technician console for one classroom box."""
 
@@ -567,9 +597,7 @@ class TechnicianApp(App[int]):
         self.pe_updated: float | None = None  # time.time() of the last answer or event
         self._pe_received_mono = 0.0  # when pe_adapter arrived (to age the bands' last_seen_s)
         self._pe_ts_changed_mono = 0.0  # when the adapter's own ts last moved on
-        self._pe_rendered_mono = 0.0
-        self._pe_render_pending = False
-        self.pe_renders = 0  # how many times the PE bands tab was drawn (the redraw throttle's test looks)
+        self._pe_redraw = RedrawThrottle(self, self._render_pe, PE_REDRAW_MIN_S)
         self._pe_in_flight = False
         self.pens: dict[str, PenInfo] = {}  # by normalised pen id
         self._pen_received_mono: dict[str, float] = {}  # when each pen's report arrived (to age last_seen)
@@ -580,9 +608,7 @@ class TechnicianApp(App[int]):
         self.pen_labels: dict[str, str] = {}  # pen id -> the label of the student holding it ("12号")
         self.pens_class: str | None = None
         self._pens_roster_mono = 0.0
-        self._pens_rendered_mono = 0.0
-        self._pens_render_pending = False
-        self.pens_renders = 0
+        self._pens_redraw = RedrawThrottle(self, self._render_pens, PENS_REDRAW_MIN_S)
         self._pens_in_flight = False
         self.cameras: dict[str, CameraInfo] = {}  # by camera id
         self._camera_received_mono: dict[str, float] = {}  # when each camera's report arrived
@@ -590,9 +616,7 @@ class TechnicianApp(App[int]):
         self.cameras_configured: bool | None = None  # None until the first answer; False after a 404
         self.cameras_error: str | None = None
         self.cameras_updated: float | None = None
-        self._cameras_rendered_mono = 0.0
-        self._cameras_render_pending = False
-        self.cameras_renders = 0
+        self._cameras_redraw = RedrawThrottle(self, self._render_cameras, CAMERAS_REDRAW_MIN_S)
         self._cameras_in_flight = False
         self._ascii_filter = AsciiFilter()
 
@@ -1202,7 +1226,7 @@ class TechnicianApp(App[int]):
                 self.pe_problems = []
             else:
                 self.pe_error = str(exc)
-            self._schedule_pe_render()
+            self._pe_redraw.request()
             return
         finally:
             self._pe_in_flight = False
@@ -1217,7 +1241,7 @@ class TechnicianApp(App[int]):
         adapter = info.get("adapter")
         if adapter is not None:
             self._apply_pe_adapter(adapter)
-        self._schedule_pe_render()
+        self._pe_redraw.request()
 
     def _apply_pe_adapter(self, adapter: PeAdapter) -> None:
         """Take the adapter's report (from the API or an ``hr.adapter`` event), never stepping back."""
@@ -1233,22 +1257,11 @@ class TechnicianApp(App[int]):
         self.pe_updated = time.time()
         self._pe_received_mono = now
 
-    def _schedule_pe_render(self) -> None:
-        """Redraw the PE bands tab now, or once PE_REDRAW_MIN_S after the last redraw (at most 2 a second)."""
-        wait = self._pe_rendered_mono + PE_REDRAW_MIN_S - time.monotonic()
-        if wait <= 0:
-            self._render_pe()
-        elif not self._pe_render_pending:
-            self._pe_render_pending = True
-            self.set_timer(wait, self._deferred_pe_render)
-
-    def _deferred_pe_render(self) -> None:
-        self._pe_render_pending = False
-        self._render_pe()
+    @property
+    def pe_renders(self) -> int:
+        return self._pe_redraw.renders
 
     def _render_pe(self) -> None:
-        self._pe_rendered_mono = time.monotonic()
-        self.pe_renders += 1
         try:
             self._draw_pe()
         except Exception as exc:  # a malformed report must not take the console down
@@ -1408,7 +1421,7 @@ class TechnicianApp(App[int]):
                 self.pens_problems = []
             else:
                 self.pens_error = str(exc)
-            self._schedule_pens_render()
+            self._pens_redraw.request()
             return
         finally:
             self._pens_in_flight = False
@@ -1432,7 +1445,7 @@ class TechnicianApp(App[int]):
             self._pen_received_mono.pop(key, None)
         for pen in info.get("pens") or []:
             self._apply_pen(pen)
-        self._schedule_pens_render()
+        self._pens_redraw.request()
 
     def _apply_pen(self, pen: PenInfo) -> None:
         """One pen's report (from the API or a ``pen.status`` event), never stepping back to an older one."""
@@ -1446,21 +1459,11 @@ class TechnicianApp(App[int]):
         self._pen_received_mono[key] = time.monotonic()
         self.pens_updated = time.time()
 
-    def _schedule_pens_render(self) -> None:
-        wait = self._pens_rendered_mono + PENS_REDRAW_MIN_S - time.monotonic()
-        if wait <= 0:
-            self._render_pens()
-        elif not self._pens_render_pending:
-            self._pens_render_pending = True
-            self.set_timer(wait, self._deferred_pens_render)
-
-    def _deferred_pens_render(self) -> None:
-        self._pens_render_pending = False
-        self._render_pens()
+    @property
+    def pens_renders(self) -> int:
+        return self._pens_redraw.renders
 
     def _render_pens(self) -> None:
-        self._pens_rendered_mono = time.monotonic()
-        self.pens_renders += 1
         try:
             self._draw_pens()
         except NoMatches:  # the app is shutting down
@@ -1603,7 +1606,7 @@ class TechnicianApp(App[int]):
                 self.stations = []
             else:
                 self.cameras_error = str(exc)
-            self._schedule_cameras_render()
+            self._cameras_redraw.request()
             return
         finally:
             self._cameras_in_flight = False
@@ -1621,7 +1624,7 @@ class TechnicianApp(App[int]):
         for camera in state.get("cameras") or []:
             self._apply_camera(camera)
         self.stations = list(state.get("stations") or [])
-        self._schedule_cameras_render()
+        self._cameras_redraw.request()
 
     def _apply_camera(self, camera: CameraInfo) -> None:
         """One camera's report (from the API or a ``fitness.camera`` event); fields it leaves out are kept."""
@@ -1633,21 +1636,11 @@ class TechnicianApp(App[int]):
         self._camera_received_mono[key] = time.monotonic()
         self.cameras_updated = time.time()
 
-    def _schedule_cameras_render(self) -> None:
-        wait = self._cameras_rendered_mono + CAMERAS_REDRAW_MIN_S - time.monotonic()
-        if wait <= 0:
-            self._render_cameras()
-        elif not self._cameras_render_pending:
-            self._cameras_render_pending = True
-            self.set_timer(wait, self._deferred_cameras_render)
-
-    def _deferred_cameras_render(self) -> None:
-        self._cameras_render_pending = False
-        self._render_cameras()
+    @property
+    def cameras_renders(self) -> int:
+        return self._cameras_redraw.renders
 
     def _render_cameras(self) -> None:
-        self._cameras_rendered_mono = time.monotonic()
-        self.cameras_renders += 1
         try:
             self._draw_cameras()
         except NoMatches:  # the app is shutting down
@@ -1965,15 +1958,15 @@ class TechnicianApp(App[int]):
             bands = adapter.get("bands")
             adapter["bands"] = [b for b in bands if isinstance(b, dict)] if isinstance(bands, list) else []
             self._apply_pe_adapter(cast(PeAdapter, adapter))
-            self._schedule_pe_render()
+            self._pe_redraw.request()
         elif topic == "pen.status":
             if event.get("pen_id"):
                 self._apply_pen(cast(PenInfo, {key: value for key, value in event.items() if key != "topic"}))
-                self._schedule_pens_render()
+                self._pens_redraw.request()
         elif topic == "fitness.camera":
             if event.get("camera"):
                 self._apply_camera(cast(CameraInfo, {k: v for k, v in event.items() if k not in ("topic", "ts")}))
-                self._schedule_cameras_render()
+                self._cameras_redraw.request()
         elif topic == "device.alert":
             level = {"critical": "CRITICAL", "warning": "WARNING"}.get(str(event.get("severity")), "INFO")
             state = "" if event.get("active", True) else " (cleared)"
