@@ -40,9 +40,9 @@ from appliance.features.fitness.geometry import (
     joint_angle,
     mean_of,
     mid,
-    point_in_polygon,
     torso_length,
 )
+from appliance.features.fitness.stations import Station, assign
 from appliance.features.fitness.synth import Sequence, eval_set
 
 Frames = Iterable[tuple[float, np.ndarray | None]]
@@ -163,21 +163,6 @@ def default_clips_dir() -> Path | None:
     return d if d.is_dir() else None
 
 
-def pick_person(people: list[Any], region_px: list[tuple[float, float]]) -> np.ndarray | None:
-    """Keypoints of the person whose hip centre is inside the station's polygon (largest if several)."""
-    best, best_size = None, -1.0
-    for p in people:
-        k = np.asarray(p.keypoints, dtype=np.float64)
-        hip = mid(k, 23, 24, 0.3)
-        if hip is None or not point_in_polygon(float(hip[0]), float(hip[1]), region_px):
-            continue
-        vis = k[k[:, 2] >= 0.3]
-        size = float(np.ptp(vis[:, 0]) * np.ptp(vis[:, 1])) if len(vis) else 0.0
-        if size > best_size:
-            best, best_size = k, size
-    return best
-
-
 def run_clips(clips: Path, baseline: bool) -> dict[str, Any]:
     from appliance.features.fitness.clips import read_clip  # the pose stack loads only when clips are scored
     from models.pose import PoseEstimator, PoseTracker
@@ -192,6 +177,8 @@ def run_clips(clips: Path, baseline: bool) -> dict[str, Any]:
             print(f"skip {meta_path.parent.name}: {ex!r} or no clip.mkv", file=sys.stderr)
             continue
         tracker = PoseTracker(estimator)
+        # The daemon's own station logic picks the student (hips inside the region, kept while they stay).
+        station = Station("clip", "clip", "", ex, [(float(x), float(y)) for x, y in meta["region"]])
         counter = None
         frames: list[tuple[float, np.ndarray | None]] = []
         t0 = time.perf_counter()
@@ -200,8 +187,8 @@ def run_clips(clips: Path, baseline: bool) -> dict[str, Any]:
             if counter is None:
                 bar = meta.get("bar_y")
                 counter = make_counter(ex, bar_y=None if bar is None else float(bar) * h)
-            region = [(float(x) * w, float(y) * h) for x, y in meta["region"]]
-            k = pick_person(tracker.update(rgb, ts), region)
+            person = assign([station], tracker.update(rgb, ts), w, h, ts).get("clip")
+            k = None if person is None else np.asarray(person.keypoints, dtype=np.float64)
             counter.update(ts, k)
             frames.append((ts, k))
         if counter is None:

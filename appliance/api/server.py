@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 
 STATE_RANK = {"ready": 0, "degraded": 1, "failed": 2}
 HIGH_RATE_TOPICS = frozenset({"hr.sample", "pen.stroke"})
-# Never sent to any client, even one that asks by name: camera frames stay inside the daemon.
-LOCAL_ONLY_TOPICS = frozenset({"camera.frame"})
 
 
 @dataclass
@@ -306,12 +304,11 @@ async def _events(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     await ws.send_json({"topic": "hello", "boot_id": ctx.boot_id, "version": __version__})
-    # Frames are kept out of the queue itself: 500 queued 640x480 pictures would be 450 MB.
+    # Camera frames never reach any client, even one that asks by name, and never enter the queue itself
+    # (500 queued 640x480 pictures would be 450 MB).
     sub = ctx.bus.subscribe(Event, maxsize=500, name=f"ws-{request.remote}", exclude=(CameraFrame,))
 
     def send(event: Event) -> bool:
-        if event.topic in LOCAL_ONLY_TOPICS:
-            return False
         # Raw high-rate streams (every heart-rate reading) only for clients that ask for them by name:
         # the kiosk shows aggregates, and a tablet on school Wi-Fi should not carry 240 messages a second.
         if wanted:

@@ -27,7 +27,7 @@ from aiohttp import web
 from appliance.component import ComponentContext
 from appliance.config.schema import CameraSourceConfig, FitnessFeatureConfig
 from appliance.events import CameraFrame, CameraStatus
-from appliance.features.base import Feature, FeatureInfo, TileState
+from appliance.features.base import Feature, FeatureError, FeatureInfo, TileState
 from appliance.features.fitness import persist
 from appliance.features.fitness.analysis import CameraAnalyzer, Tracker
 from appliance.features.fitness.events import FitnessCamera, FitnessLive, FitnessResult
@@ -43,12 +43,8 @@ LIVE_MIN_INTERVAL_S = 0.125  # at most 8 skeleton updates a second per camera to
 STATS_EVERY_S = 2.0
 
 
-class FitnessError(Exception):
-    """An API-level refusal: the status code and one clear sentence for the kiosk."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+class FitnessError(FeatureError):
+    """A refusal of this feature's API (status and one clear sentence)."""
 
 
 def default_tracker_factory(config: FitnessFeatureConfig) -> Callable[[], Tracker]:

@@ -7,15 +7,14 @@ The only picture it serves is a station snapshot, and only to the kiosk on the b
 from __future__ import annotations
 
 import ipaddress
-import json
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from appliance.features.base import actor, json_body, json_endpoint
 from appliance.features.fitness import persist
 from appliance.features.fitness.stations import EXERCISES, Station
 from appliance.features.fitness.terms import term_of
@@ -23,7 +22,6 @@ from appliance.features.fitness.terms import term_of
 if TYPE_CHECKING:
     from appliance.features.fitness import Fitness
 
-Handler = Callable[[web.Request], Awaitable[Any]]
 STATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
@@ -51,29 +49,7 @@ def total_json(sex: str, grade: int, values: dict[str, float]) -> dict[str, Any]
 def add_routes(app: web.Application, fit: Fitness) -> None:
     from appliance.features.fitness import FitnessError
 
-    def h(fn: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            try:
-                result = await fn(request)
-            except FitnessError as exc:
-                return web.json_response({"error": str(exc)}, status=exc.status)
-            return result if isinstance(result, web.StreamResponse) else web.json_response(
-                result, dumps=lambda v: json.dumps(v, ensure_ascii=False))
-
-        return handler
-
-    async def body(request: web.Request) -> dict[str, Any]:
-        try:
-            data = await request.json() if request.can_read_body else {}
-        except ValueError:
-            raise FitnessError(400, "body must be JSON") from None
-        if not isinstance(data, dict):
-            raise FitnessError(400, "body must be a JSON object")
-        return data
-
-    def actor(data: dict[str, Any]) -> str:
-        by = data.get("by")
-        return by[:64] if isinstance(by, str) and by else "teacher"
+    h, body = json_endpoint, json_body
 
     def store() -> Any:
         if fit._ctx is None or fit._ctx.store is None:

@@ -281,9 +281,3 @@ def retest_dates(db: sqlite_utils.Database, student_ids: Sequence[str]) -> dict[
     rows = db.execute(f"SELECT student_id, retest_on, created_at FROM fit_prescriptions WHERE student_id IN"
                       f" ({','.join('?' * len(student_ids))}) ORDER BY created_at", list(student_ids)).fetchall()
     return {sid: retest for sid, retest, _at in rows}
-
-
-def recent_results(db: sqlite_utils.Database, limit: int = 50) -> list[dict[str, Any]]:
-    ids = [r[0] for r in db.execute("SELECT result_id FROM fit_results ORDER BY started_at DESC LIMIT ?",
-                                    [limit]).fetchall()]
-    return [r for r in (load_result(db, i) for i in ids) if r is not None]

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from appliance.features.fitness.geometry import point_in_polygon
+
 EXERCISES: dict[str, dict[str, Any]] = {
     # id: Chinese and English labels, whether a test is timed, and the standard's item it scores
     "rope_skip": {"label_zh": "1分钟跳绳", "label_en": "1-min rope skipping", "timed": True, "item": "rope_skip_1min"},
@@ -52,19 +54,6 @@ class Station:
                 "region": [list(p) for p in self.region], "bar_y": self.bar_y, "student_id": self.student_id}
 
 
-def inside(point: tuple[float, float], polygon: Sequence[tuple[float, float]]) -> bool:
-    """Even-odd ray casting; points exactly on an edge may fall either way, which is fine for people."""
-    x, y = point
-    hit = False
-    n = len(polygon)
-    for i in range(n):
-        x1, y1 = polygon[i]
-        x2, y2 = polygon[(i + 1) % n]
-        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
-            hit = not hit
-    return hit
-
-
 def anchor(person: PersonLike, width: int, height: int) -> tuple[float, float]:
     """Where a person "stands", as image fractions: the hip centre when visible, else the box centre.
 
@@ -99,7 +88,7 @@ def assign(stations: Sequence[Station], people: Sequence[PersonLike], width: int
     chosen: dict[str, PersonLike] = {}
     # Sticky assignments first, so a newcomer cannot take a station from the student already on it.
     for st in stations:
-        if st.track_id is not None and st.track_id in by_id and inside(anchors[st.track_id], st.region):
+        if st.track_id is not None and st.track_id in by_id and point_in_polygon(*anchors[st.track_id], st.region):
             chosen[st.station_id] = by_id[st.track_id]
             taken.add(st.track_id)
             st.lost_at = None
@@ -111,7 +100,7 @@ def assign(stations: Sequence[Station], people: Sequence[PersonLike], width: int
                 st.lost_at = now
             if now - st.lost_at < HOLD_S:
                 continue  # nobody counted for a moment rather than the wrong child
-        candidates = [p for p in people if p.track_id not in taken and inside(anchors[p.track_id], st.region)]
+        candidates = [p for p in people if p.track_id not in taken and point_in_polygon(*anchors[p.track_id], st.region)]
         if not candidates:
             st.track_id = None
             continue

@@ -25,11 +25,6 @@ def term_of(day: date) -> str:
     return f"{day.year}-spring"
 
 
-def term_label_zh(term: str) -> str:
-    year, season = term.split("-", 1)
-    return f"{year}年{'秋季' if season == 'autumn' else '春季'}学期"
-
-
 def school_year_start(day: date) -> int:
     """The calendar year in which the school year containing ``day`` began (in September)."""
     return day.year if day.month >= 9 else day.year - 1

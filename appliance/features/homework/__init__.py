@@ -29,7 +29,7 @@ from aiohttp import web
 from appliance.component import ComponentContext
 from appliance.config.schema import HomeworkFeatureConfig
 from appliance.events import PenPasswordAttempt, PenStatus, PenStroke, ScannedSheet
-from appliance.features.base import Feature, FeatureInfo, TileState
+from appliance.features.base import Feature, FeatureError, FeatureInfo, TileState
 from appliance.features.homework import persist
 from appliance.features.homework.assignments import Assignment, Sheet
 from appliance.features.homework.events import HwProgress, HwResults
@@ -48,12 +48,8 @@ READ_AFTER_PAUSE_S = 4.0  # a box whose writer paused this long is read already 
 KEEP_CLOSED = 3  # collected assignments kept in memory for late offline uploads; older ones load from the store
 
 
-class HomeworkError(Exception):
-    """An API-level refusal: the status code and one clear sentence for the kiosk."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+class HomeworkError(FeatureError):
+    """A refusal of this feature's API (status and one clear sentence)."""
 
 
 class Homework(Feature):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from appliance.features.base import actor, json_body, json_endpoint
 from appliance.features.homework import persist
 from appliance.features.homework.errorbook import error_book
 from appliance.features.homework.roster import (
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from appliance.features.homework.assignments import Assignment, Sheet
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
-Handler = Callable[[web.Request], Awaitable[Any]]
 
 
 def sheet_view(hw: Homework, a: Assignment, s: Sheet) -> dict[str, Any]:
@@ -50,29 +49,7 @@ def sheet_view(hw: Homework, a: Assignment, s: Sheet) -> dict[str, Any]:
 def add_routes(app: web.Application, hw: Homework) -> None:
     from appliance.features.homework import HomeworkError
 
-    def h(fn: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            try:
-                result = await fn(request)
-            except HomeworkError as exc:
-                return web.json_response({"error": str(exc)}, status=exc.status)
-            return result if isinstance(result, web.StreamResponse) else web.json_response(
-                result, dumps=lambda v: json.dumps(v, ensure_ascii=False))
-
-        return handler
-
-    async def body(request: web.Request, *keys: str) -> dict[str, Any]:
-        try:
-            data = await request.json() if request.can_read_body else {}
-        except ValueError:
-            raise HomeworkError(400, "body must be JSON") from None
-        if not isinstance(data, dict) or any(not isinstance(data.get(k), str) or not data[k] for k in keys):
-            raise HomeworkError(400, f"body must be an object with string fields {', '.join(keys)}")
-        return data
-
-    def actor(data: dict[str, Any], default: str = "teacher") -> str:
-        by = data.get("by")
-        return by[:64] if isinstance(by, str) and by else default
+    h, body = json_endpoint, json_body
 
     # -- templates and roster -------------------------------------------------------------------------
     async def templates(request: web.Request) -> Any:

@@ -29,7 +29,7 @@ from aiohttp import web
 from appliance.component import ComponentContext, OutboxFull
 from appliance.config.schema import SmartPeFeatureConfig
 from appliance.events import HeartRateAdapterStatus, HeartRateSample, PeAlertChanged, PeWallUpdate
-from appliance.features.base import Feature, FeatureInfo, TileState
+from appliance.features.base import Feature, FeatureError, FeatureInfo, TileState, json_body, json_endpoint
 from appliance.features.smart_pe.alerts import Alert, AlertEngine, audit_acknowledgement
 from appliance.features.smart_pe.lesson import LessonModel, LessonStudent
 from appliance.features.smart_pe.report import build_report, write_report_files
@@ -53,10 +53,8 @@ MAX_ROSTER_CSV_BYTES = 2 * 1024 * 1024
 LESSON_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class PeError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+class PeError(FeatureError):
+    """A refusal of this feature's API (status and one clear sentence)."""
 
 
 @dataclass
@@ -424,26 +422,8 @@ class SmartPe(Feature):
         r.add_get("/api/pe/lessons/{lesson_id}/report.csv", self._h(self._download))
         r.add_get("/api/pe/bands", self._h(self._get_bands))
 
-    @staticmethod
-    def _h(fn: Any) -> Any:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            try:
-                result = await fn(request)
-            except PeError as exc:
-                return web.json_response({"error": str(exc)}, status=exc.status)
-            return result if isinstance(result, web.StreamResponse) else web.json_response(result)
-
-        return handler
-
-    @staticmethod
-    async def _body(request: web.Request, *keys: str) -> dict[str, Any]:
-        try:
-            body = await request.json() if request.can_read_body else {}
-        except ValueError:
-            raise PeError(400, "body must be JSON") from None
-        if not isinstance(body, dict) or any(not isinstance(body.get(k), str) or not body[k] for k in keys):
-            raise PeError(400, f"body must be an object with string fields {', '.join(keys)}")
-        return body
+    _h = staticmethod(json_endpoint)
+    _body = staticmethod(json_body)
 
     async def _get_roster(self, request: web.Request) -> Any:
         today = date.today()
